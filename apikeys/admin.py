@@ -1,0 +1,64 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from fluxbill.core.errors import DomainError
+
+from .models import ApiKey
+from .services import api_key_create, api_key_revoke, validate_scopes
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes", "expires_at"]
+
+    def clean_scopes(self):
+        try:
+            return validate_scopes(self.cleaned_data.get("scopes"))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
+    list_display = ["name", "prefix", "scopes", "last_used_at", "expires_at", "revoked_at", "created_by", "created_at"]
+    list_filter = ["revoked_at", "expires_at"]
+    search_fields = ["name", "prefix"]
+    list_select_related = ["created_by"]
+    fields = ["name", "scopes", "expires_at", "prefix", "last_used_at", "revoked_at", "created_by", "created_at"]
+    readonly_fields = ["prefix", "last_used_at", "revoked_at", "created_by", "created_at"]
+    actions = ["revoke_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key's scopes are what it was handed out with; change them by issuing a new key.
+        if obj is not None:
+            return [*self.readonly_fields, "name", "scopes", "expires_at"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        key, raw_key = api_key_create(
+            name=obj.name, scopes=obj.scopes, expires_at=obj.expires_at, created_by=request.user, now=timezone.now()
+        )
+        obj.pk = key.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            f"New API key (copy it now, it is not shown again): {raw_key}",
+            level=messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_selected(self, request, queryset):
+        now = timezone.now()
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(key=key, now=now)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} key(s).")
+
+    def has_delete_permission(self, request, obj=None):
+        return False

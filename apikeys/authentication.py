@@ -1,0 +1,72 @@
+"""How API callers prove who they are: `X-API-Key`, or a staff JWT in the `access_token` cookie."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from .models import ApiKey
+from .services import KeyRejected, api_key_authenticate
+
+
+class ApiKeyPrincipal:
+    """The request's user when it came with an API key: authenticated, not a person, not staff."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, key: ApiKey):
+        self.key = key
+        self.username = f"api-key:{key.prefix}"
+
+    def __str__(self) -> str:
+        return self.username
+
+    def has_perm(self, perm, obj=None) -> bool:
+        return False
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """Reads `X-API-Key` (header names are case-insensitive, so `x-api-key` works too)."""
+
+    def authenticate(self, request):
+        raw_key = request.META.get("HTTP_X_API_KEY")
+        if raw_key is None:
+            return None
+        try:
+            key = api_key_authenticate(raw_key=raw_key.strip(), now=timezone.now())
+        except KeyRejected as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        return ApiKeyPrincipal(key), key
+
+    def authenticate_header(self, request) -> str:
+        # Makes DRF answer 401 (not 403) when no credentials came at all.
+        return 'ApiKey header="X-API-Key"'
+
+
+class CookieJWTAuthentication(JWTAuthentication):
+    """Staff sessions for API tools: `Authorization: Bearer <jwt>` or `Cookie: access_token=<jwt>`."""
+
+    def authenticate(self, request):
+        header = self.get_header(request)
+        if header is not None:
+            raw_token = self.get_raw_token(header)
+        else:
+            raw_token = request.COOKIES.get(settings.JWT_ACCESS_COOKIE)
+        if not raw_token:
+            return None
+        try:
+            validated = self.get_validated_token(raw_token)
+        except (InvalidToken, TokenError) as exc:
+            raise exceptions.AuthenticationFailed("Access token is invalid or expired") from exc
+        return self.get_user(validated), validated
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'

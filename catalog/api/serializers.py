@@ -1,0 +1,104 @@
+from rest_framework import serializers
+
+from catalog.choices import BillingInterval, ChargeType, PlanType, PricingModel
+from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Charge, Plan
+from fluxbill.core.fields import DecimalString, InputSerializer
+
+
+def _price(**kwargs):
+    return DecimalString(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, min_value=0, required=False, allow_null=True, **kwargs
+    )
+
+
+class PlanInput(InputSerializer):
+    name = serializers.CharField(max_length=200)
+    lookup_id = serializers.SlugField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    type = serializers.ChoiceField(choices=PlanType.choices, default=PlanType.USAGE)
+    billing_interval = serializers.ChoiceField(choices=BillingInterval.choices, default=BillingInterval.MONTH)
+    currency = serializers.CharField(max_length=3, min_length=3)
+    trial_days = serializers.IntegerField(min_value=0, max_value=3650, default=0)
+    active = serializers.BooleanField(default=True)
+
+
+class PlanUpdate(PlanInput):
+    pass
+
+
+class ChargeInput(InputSerializer):
+    type = serializers.ChoiceField(choices=ChargeType.choices)
+    display_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    amount = DecimalString(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, min_value=0, required=False, allow_null=True
+    )
+    meter_id = serializers.UUIDField(required=False, allow_null=True)
+    pricing_model = serializers.ChoiceField(choices=PricingModel.choices, required=False, allow_null=True)
+    unit_price = _price()
+    tiers = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True, max_length=100)
+    package_size = DecimalString(min_value=0, required=False, allow_null=True)
+    package_price = _price()
+    free_units = DecimalString(min_value=0, required=False, allow_null=True)
+
+
+class TierOutput(serializers.Serializer):
+    up_to = serializers.CharField(allow_null=True)
+    unit_price = serializers.CharField()
+    flat_amount = serializers.CharField()
+
+
+class ChargeOutput(serializers.ModelSerializer):
+    plan_id = serializers.UUIDField(read_only=True)
+    meter_id = serializers.UUIDField(read_only=True, allow_null=True)
+    amount = DecimalString(read_only=True, allow_null=True)
+    unit_price = DecimalString(read_only=True, allow_null=True)
+    package_size = DecimalString(read_only=True, allow_null=True)
+    package_price = DecimalString(read_only=True, allow_null=True)
+    free_units = DecimalString(read_only=True)
+    tiers = TierOutput(many=True, read_only=True)
+    pricing_model = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Charge
+        fields = [
+            "id",
+            "plan_id",
+            "type",
+            "display_name",
+            "amount",
+            "meter_id",
+            "pricing_model",
+            "unit_price",
+            "tiers",
+            "package_size",
+            "package_price",
+            "free_units",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_pricing_model(self, obj) -> str | None:
+        return obj.pricing_model or None
+
+
+class PlanOutput(serializers.ModelSerializer):
+    charges = ChargeOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Plan
+        fields = [
+            "id",
+            "name",
+            "lookup_id",
+            "description",
+            "type",
+            "billing_interval",
+            "currency",
+            "trial_days",
+            "active",
+            "charges",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields

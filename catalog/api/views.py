@@ -1,0 +1,55 @@
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from catalog.models import Charge, Plan
+from catalog.services import charge_create, plan_create, plan_update
+from fluxbill.core.errors import NotFound
+from metering.models import Meter
+
+from .filters import PlanFilter
+from .serializers import ChargeInput, ChargeOutput, PlanInput, PlanOutput, PlanUpdate
+
+
+class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Plans and, nested under them, their charges."""
+
+    queryset = Plan.objects.prefetch_related(Prefetch("charges", queryset=Charge.objects.order_by("created_at", "id")))
+    serializer_class = PlanOutput
+    filterset_class = PlanFilter
+    ordering_fields = ["name", "created_at", "lookup_id"]
+    scope_resource = "plans"
+
+    @extend_schema(request=PlanInput, responses={201: PlanOutput})
+    def create(self, request):
+        data = PlanInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        plan = plan_create(**data.validated_data)
+        return Response(PlanOutput(plan).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PlanUpdate, responses={200: PlanOutput})
+    def partial_update(self, request, pk=None):
+        data = PlanUpdate(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        plan = plan_update(plan=self.get_object(), **data.validated_data)
+        return Response(PlanOutput(self.get_queryset().get(pk=plan.pk)).data)
+
+    @extend_schema(request=ChargeInput, responses={200: ChargeOutput(many=True), 201: ChargeOutput})
+    @action(detail=True, methods=["get", "post"], url_path="charges", filterset_class=None, pagination_class=None)
+    def charges(self, request, pk=None):
+        plan = self.get_object()
+        if request.method == "GET":
+            return Response(ChargeOutput(plan.charges.order_by("created_at", "id"), many=True).data)
+        data = ChargeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        meter_id = fields.pop("meter_id", None)
+        meter = None
+        if meter_id is not None:
+            meter = Meter.objects.filter(pk=meter_id).first()
+            if meter is None:
+                raise NotFound(f"Meter '{meter_id}' not found", field="meter_id")
+        charge = charge_create(plan=plan, meter=meter, **fields)
+        return Response(ChargeOutput(charge).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,208 @@
+"""Meters (features), plans and charges: every write and rule about them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from fluxbill.core.db import unique_or_conflict
+from fluxbill.core.errors import InvalidInput
+from fluxbill.core.money import is_representable, is_valid_currency
+from metering.choices import AGGREGATION_ALIASES, AggregationType
+from metering.models import Meter
+
+from .choices import ChargeType, PlanType, PricingModel
+from .models import Charge, Plan
+from .pricing import parse_tiers
+
+# Meters whose quantity is read from an event property need to know which one.
+_NEEDS_PROPERTY = {AggregationType.SUM, AggregationType.MAX, AggregationType.MIN, AggregationType.AVG, AggregationType.LATEST}
+
+
+def normalize_aggregation(value: str) -> str:
+    upper = str(value or "").strip().upper()
+    upper = AGGREGATION_ALIASES.get(upper, upper)
+    if upper not in AggregationType.values:
+        raise InvalidInput(
+            f"aggregation_type must be one of {', '.join(AggregationType.values)} (or LAST), got {value!r}",
+            field="aggregation_type",
+        )
+    return upper
+
+
+def _meter_conflicts(lookup_key: str, event_name: str) -> dict:
+    return {
+        "lookup_key": (f"A feature with lookup_key '{lookup_key}' already exists", "lookup_key"),
+        "event_name": (f"A meter with meter_name '{event_name}' already exists", "meter_name"),
+    }
+
+
+@transaction.atomic
+def meter_create(
+    *,
+    name: str,
+    lookup_key: str,
+    event_name: str,
+    aggregation_type: str,
+    property_name: str = "",
+    unit: str = "",
+) -> Meter:
+    aggregation = normalize_aggregation(aggregation_type)
+    if aggregation in _NEEDS_PROPERTY and not property_name:
+        raise InvalidInput(
+            f"property_name is required for {aggregation} meters: it names the event property to aggregate",
+            field="property_name",
+        )
+    meter = Meter(
+        name=name,
+        lookup_key=lookup_key,
+        event_name=event_name,
+        aggregation_type=aggregation,
+        property_name=property_name or "",
+        unit=unit or "",
+    )
+    with unique_or_conflict(_meter_conflicts(lookup_key, event_name)):
+        meter.save()
+    return meter
+
+
+@transaction.atomic
+def meter_update(*, meter: Meter, **changes) -> Meter:
+    """Rename, relabel or (re)activate a meter. What it measures is fixed once created."""
+    frozen = {"lookup_key", "event_name", "aggregation_type", "property_name"}
+    for key in sorted(frozen & set(changes)):
+        current = getattr(meter, key)
+        wanted = normalize_aggregation(changes[key]) if key == "aggregation_type" else changes[key]
+        if wanted != current:
+            public = "meter_name" if key == "event_name" else key
+            raise InvalidInput(
+                f"{public} cannot be changed after creation: create a new feature instead", field=public
+            )
+    locked = Meter.objects.select_for_update().get(pk=meter.pk)
+    for key in ("name", "unit", "active"):
+        if key in changes:
+            setattr(locked, key, changes[key])
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def meter_archive(*, meter: Meter) -> Meter:
+    """Archive instead of deleting: history and invoices keep pointing at the meter."""
+    Meter.objects.filter(pk=meter.pk).update(active=False)
+    meter.active = False
+    return meter
+
+
+def _check_currency(currency: str) -> str:
+    code = str(currency or "").strip().upper()
+    if not is_valid_currency(code):
+        raise InvalidInput(f"currency must be an active ISO 4217 code such as USD or EUR, got {currency!r}", field="currency")
+    return code
+
+
+@transaction.atomic
+def plan_create(
+    *,
+    name: str,
+    lookup_id: str,
+    currency: str,
+    type: str = PlanType.USAGE,
+    billing_interval: str = "month",
+    trial_days: int = 0,
+    description: str = "",
+    active: bool = True,
+) -> Plan:
+    plan = Plan(
+        name=name,
+        lookup_id=lookup_id,
+        currency=_check_currency(currency),
+        type=type,
+        billing_interval=billing_interval,
+        trial_days=trial_days,
+        description=description or "",
+        active=active,
+    )
+    with unique_or_conflict({"lookup_id": (f"A plan with lookup_id '{lookup_id}' already exists", "lookup_id")}):
+        plan.save()
+    return plan
+
+
+@transaction.atomic
+def plan_update(*, plan: Plan, **changes) -> Plan:
+    locked = Plan.objects.select_for_update().get(pk=plan.pk)
+    has_subscriptions = locked.subscriptions.exists()
+    for key in ("currency", "billing_interval", "type"):
+        if key in changes and changes[key] != getattr(locked, key) and has_subscriptions:
+            raise InvalidInput(f"{key} cannot change while the plan has subscriptions", field=key)
+    if "currency" in changes:
+        changes["currency"] = _check_currency(changes["currency"])
+    if "type" in changes:
+        _check_plan_type_fits_charges(locked, changes["type"])
+    for key, value in changes.items():
+        setattr(locked, key, value)
+    with unique_or_conflict(
+        {"lookup_id": (f"A plan with lookup_id '{locked.lookup_id}' already exists", "lookup_id")}
+    ):
+        locked.save()
+    return locked
+
+
+def _check_plan_type_fits_charges(plan: Plan, plan_type: str) -> None:
+    if plan_type == PlanType.FIXED and plan.charges.filter(type=ChargeType.USAGE).exists():
+        raise InvalidInput("A FIXED plan cannot have USAGE charges; remove them first", field="type")
+    if plan_type == PlanType.USAGE and plan.charges.filter(type=ChargeType.FIXED).exists():
+        raise InvalidInput("A USAGE plan cannot have FIXED charges; remove them first", field="type")
+
+
+def _require(value, field_name: str, why: str):
+    if value is None or value == "":
+        raise InvalidInput(f"Missing required field: {field_name} ({why})", field=field_name)
+    return value
+
+
+@transaction.atomic
+def charge_create(
+    *,
+    plan: Plan,
+    type: str,
+    display_name: str = "",
+    amount: Decimal | None = None,
+    meter: Meter | None = None,
+    pricing_model: str | None = None,
+    unit_price: Decimal | None = None,
+    tiers: list | None = None,
+    package_size: Decimal | None = None,
+    package_price: Decimal | None = None,
+    free_units: Decimal | None = None,
+) -> Charge:
+    """Add a charge to a plan after checking it fits the plan and its pricing model is complete."""
+    if type == ChargeType.USAGE and plan.type == PlanType.FIXED:
+        raise InvalidInput("A USAGE charge cannot be added to a FIXED plan", field="type")
+    if type == ChargeType.FIXED and plan.type == PlanType.USAGE:
+        raise InvalidInput("A FIXED charge cannot be added to a USAGE plan", field="type")
+
+    charge = Charge(plan=plan, type=type, display_name=display_name or "", free_units=free_units or Decimal(0))
+    if type == ChargeType.FIXED:
+        charge.amount = _require(amount, "amount", "a FIXED charge bills this amount every period")
+        if not is_representable(charge.amount, plan.currency):
+            raise InvalidInput(f"amount has more decimals than {plan.currency} allows", field="amount")
+        charge.pricing_model = ""
+        charge.display_name = charge.display_name or "Subscription fee"
+    else:
+        charge.meter = _require(meter, "meter_id", "a USAGE charge prices a meter's usage")
+        model = pricing_model or PricingModel.PER_UNIT
+        charge.pricing_model = model
+        if model == PricingModel.PER_UNIT:
+            charge.unit_price = _require(unit_price, "unit_price", "per_unit pricing")
+        elif model in (PricingModel.GRADUATED, PricingModel.VOLUME):
+            charge.tiers = [tier.as_json() for tier in parse_tiers(_require(tiers, "tiers", f"{model} pricing"))]
+        elif model == PricingModel.PACKAGE:
+            charge.package_size = _require(package_size, "package_size", "package pricing")
+            charge.package_price = _require(package_price, "package_price", "package pricing")
+            if charge.package_size <= 0:
+                raise InvalidInput("package_size must be greater than 0", field="package_size")
+        charge.display_name = charge.display_name or meter.name
+    charge.save()
+    return charge

@@ -1,0 +1,60 @@
+from rest_framework import serializers
+
+from catalog.choices import BillingInterval
+from customers.models import Customer, Subscription
+from fluxbill.core.fields import InputSerializer
+
+
+class CustomerInput(InputSerializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=255)
+    address = serializers.CharField(required=False, allow_blank=True, default="")
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+class CustomerUpdate(CustomerInput):
+    pass
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "email", "external_id", "address", "metadata", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class SubscriptionInput(InputSerializer):
+    customer_id = serializers.CharField(help_text="The customer's id or external_id.")
+    plan_id = serializers.CharField(help_text="The plan's id or lookup_id.")
+    billing_interval = serializers.ChoiceField(choices=BillingInterval.choices, required=False)
+    start_date = serializers.DateTimeField(required=False)
+
+
+class SubscriptionCancelInput(InputSerializer):
+    at_period_end = serializers.BooleanField(default=False)
+
+
+class SubscriptionOutput(serializers.ModelSerializer):
+    customer_id = serializers.UUIDField(read_only=True)
+    plan_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "id",
+            "customer_id",
+            "plan_id",
+            "status",
+            "billing_interval",
+            "start_date",
+            "current_period_start",
+            "current_period_end",
+            "trial_end",
+            "cancel_at",
+            "canceled_at",
+            "ended_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,83 @@
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from catalog.models import Plan
+from customers.models import Customer, Subscription
+from customers.services import customer_create, customer_update, subscription_cancel, subscription_create
+from fluxbill.core.lookups import get_by_id_or_key
+
+from .filters import CustomerFilter, SubscriptionFilter
+from .serializers import (
+    CustomerInput,
+    CustomerOutput,
+    CustomerUpdate,
+    SubscriptionCancelInput,
+    SubscriptionInput,
+    SubscriptionOutput,
+)
+
+
+class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Customers, found by id or by their `external_id` (`/customers/acme-corp-001`)."""
+
+    queryset = Customer.objects.all()
+    serializer_class = CustomerOutput
+    filterset_class = CustomerFilter
+    ordering_fields = ["name", "created_at", "external_id", "email"]
+    lookup_value_regex = "[^/]+"
+    scope_resource = "customers"
+
+    def get_object(self):
+        customer = get_by_id_or_key(Customer.objects.all(), self.kwargs["pk"], "external_id", label="Customer")
+        self.check_object_permissions(self.request, customer)
+        return customer
+
+    def retrieve(self, request, pk=None):
+        return Response(CustomerOutput(self.get_object()).data)
+
+    @extend_schema(request=CustomerInput, responses={201: CustomerOutput})
+    def create(self, request):
+        data = CustomerInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = customer_create(**data.validated_data)
+        return Response(CustomerOutput(customer).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CustomerUpdate, responses={200: CustomerOutput})
+    def partial_update(self, request, pk=None):
+        data = CustomerUpdate(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        customer = customer_update(customer=self.get_object(), **data.validated_data)
+        return Response(CustomerOutput(customer).data)
+
+
+class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Subscription.objects.all()
+    serializer_class = SubscriptionOutput
+    filterset_class = SubscriptionFilter
+    ordering_fields = ["created_at", "current_period_end", "start_date"]
+    scope_resource = "subscriptions"
+
+    @extend_schema(request=SubscriptionInput, responses={201: SubscriptionOutput})
+    def create(self, request):
+        data = SubscriptionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        customer = get_by_id_or_key(
+            Customer.objects.all(), fields.pop("customer_id"), "external_id", label="Customer", field="customer_id"
+        )
+        plan = get_by_id_or_key(Plan.objects.all(), fields.pop("plan_id"), "lookup_id", label="Plan", field="plan_id")
+        subscription = subscription_create(customer=customer, plan=plan, now=timezone.now(), **fields)
+        return Response(SubscriptionOutput(subscription).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SubscriptionCancelInput, responses={200: SubscriptionOutput})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        data = SubscriptionCancelInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        subscription = subscription_cancel(
+            subscription=self.get_object(), now=timezone.now(), at_period_end=data.validated_data["at_period_end"]
+        )
+        return Response(SubscriptionOutput(subscription).data)

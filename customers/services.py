@@ -1,0 +1,103 @@
+"""Customers and subscriptions: every write and rule about them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from catalog.models import Plan
+from fluxbill.core.db import unique_or_conflict
+from fluxbill.core.errors import InvalidInput, InvalidTransition
+
+from .choices import SubscriptionStatus
+from .models import Customer, Subscription
+from .periods import period_at
+
+
+def _customer_conflict(external_id: str) -> dict:
+    return {"external_id": (f"A customer with external_id '{external_id}' already exists", "external_id")}
+
+
+@transaction.atomic
+def customer_create(
+    *, external_id: str, name: str = "", email: str = "", address: str = "", metadata: dict | None = None
+) -> Customer:
+    customer = Customer(
+        external_id=external_id, name=name or "", email=email or "", address=address or "", metadata=metadata or {}
+    )
+    with unique_or_conflict(_customer_conflict(external_id)):
+        customer.save()
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **changes) -> Customer:
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    for key, value in changes.items():
+        setattr(locked, key, value)
+    with unique_or_conflict(_customer_conflict(locked.external_id)):
+        locked.save()
+    return locked
+
+
+@transaction.atomic
+def subscription_create(
+    *,
+    customer: Customer,
+    plan: Plan,
+    now: datetime,
+    start_date: datetime | None = None,
+    billing_interval: str | None = None,
+) -> Subscription:
+    """Subscribe a customer; the first period starts at `start_date` (default: now).
+
+    A start in the past is allowed (backdating): the periods already over are billed by the
+    next rollover, one invoice per period.
+    """
+    if not plan.active:
+        raise InvalidInput(f"Plan '{plan.lookup_id}' is archived and takes no new subscriptions", field="plan_id")
+    if billing_interval and billing_interval != plan.billing_interval:
+        raise InvalidInput(
+            f"billing_interval '{billing_interval}' does not match the plan's '{plan.billing_interval}'",
+            field="billing_interval",
+        )
+    start = start_date or now
+    first_start, first_end = period_at(start, plan.billing_interval, start)
+    trial_end = start + timedelta(days=plan.trial_days) if plan.trial_days else None
+    in_trial = trial_end is not None and now < trial_end
+    return Subscription.objects.create(
+        customer=customer,
+        plan=plan,
+        billing_interval=plan.billing_interval,
+        status=SubscriptionStatus.TRIAL if in_trial else SubscriptionStatus.ACTIVE,
+        start_date=start,
+        current_period_start=first_start,
+        current_period_end=first_end,
+        trial_end=trial_end,
+    )
+
+
+@transaction.atomic
+def subscription_cancel(*, subscription: Subscription, now: datetime, at_period_end: bool) -> Subscription:
+    """Cancel now (the current period is cut short at `now` and billed as such) or at period end."""
+    locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+    if locked.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.ENDED):
+        raise InvalidTransition(
+            f"Subscription is already {locked.status}",
+            extra={"allowed_statuses": [SubscriptionStatus.TRIAL, SubscriptionStatus.ACTIVE]},
+        )
+    locked.canceled_at = now
+    if now <= locked.current_period_start:
+        # Nothing has been used yet: the subscription ends without a period to bill.
+        locked.cancel_at = now
+        locked.status = SubscriptionStatus.ENDED
+        locked.ended_at = now
+    elif at_period_end:
+        locked.cancel_at = locked.current_period_end
+    else:
+        locked.cancel_at = now
+        locked.current_period_end = min(now, locked.current_period_end)
+        locked.status = SubscriptionStatus.CANCELED
+    locked.save()
+    return locked

@@ -1,0 +1,39 @@
+"""Every API route under /api/v1/."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import SimpleRouter
+
+from apikeys.api.views import ApiKeyViewSet, LoginView, RefreshView
+from catalog.api.views import PlanViewSet
+from customers.api.views import CustomerViewSet, SubscriptionViewSet
+from metering.api.views import FeatureViewSet
+
+
+class Router(SimpleRouter):
+    """Routes without trailing slashes, as the Fluxrate and Flexprice docs write them."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = Router()
+router.register("features", FeatureViewSet, basename="feature")
+router.register("plans", PlanViewSet, basename="plan")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+
+urlpatterns = [
+    path("auth/login", LoginView.as_view(), name="auth-login"),
+    path("auth/refresh", RefreshView.as_view(), name="auth-refresh"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny], authentication_classes=[]),
+        name="docs",
+    ),
+    path("", include(router.urls)),
+]

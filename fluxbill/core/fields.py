@@ -1,0 +1,42 @@
+"""Serializer fields for the API's conventions: decimals travel as strings, ids as strings."""
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+
+def decimal_to_string(value: Decimal | None) -> str | None:
+    """'150', '0.001', '12.5' — no exponent, no trailing zeros."""
+    if value is None:
+        return None
+    text = format(Decimal(value), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+class DecimalString(serializers.DecimalField):
+    """Accepts a JSON number or numeric string; answers with a plain decimal string."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 28)
+        kwargs.setdefault("decimal_places", 10)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return decimal_to_string(value)
+
+
+class StrictFieldsMixin:
+    """Refuse keys the serializer does not know, so a typo is a 400 instead of silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: [f"Unknown field: {unknown[0]}"]})
+        return super().to_internal_value(data)
+
+
+class InputSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Base for request bodies: shape and types only; rules live in services."""

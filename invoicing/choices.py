@@ -1,0 +1,21 @@
+from django.db import models
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "DRAFT", "Draft"
+    OPEN = "OPEN", "Open"
+    PAID = "PAID", "Paid"
+    VOID = "VOID", "Void"
+    UNCOLLECTIBLE = "UNCOLLECTIBLE", "Uncollectible"
+
+
+class InvoiceKind(models.TextChoices):
+    PERIOD = "PERIOD", "End of period"
+    INTERIM = "INTERIM", "Interim"
+    MANUAL = "MANUAL", "Manual"
+
+
+class LineKind(models.TextChoices):
+    FIXED = "FIXED", "Fixed fee"
+    USAGE = "USAGE", "Usage"
+    ADJUSTMENT = "ADJUSTMENT", "Adjustment"

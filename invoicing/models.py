@@ -1,0 +1,124 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
+from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
+
+from .choices import InvoiceKind, InvoiceStatus, LineKind
+
+
+def _money_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs)
+
+
+class Invoice(models.Model):
+    """A bill for one subscription period (PERIOD), part of one (INTERIM), or made by hand (MANUAL).
+
+    DRAFT invoices are recomputed until finalized; from OPEN on, totals, number and the customer
+    snapshot are frozen. Corrections are a void plus a replacement that points back here.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="invoices")
+    subscription = models.ForeignKey(
+        "customers.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    kind = models.CharField(max_length=10, choices=InvoiceKind.choices, default=InvoiceKind.PERIOD)
+    status = models.CharField(max_length=15, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
+    currency = models.CharField(max_length=3)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    subtotal = _money_field(default=0)
+    total = _money_field(default=0)
+    finalize_at = models.DateTimeField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=200, blank=True, default="")
+    voided_at = models.DateTimeField(null=True, blank=True)
+    customer_snapshot = models.JSONField(default=dict, blank=True, help_text="Name, email, address at finalization.")
+    replaces = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+    )
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_attempts = models.PositiveIntegerField(default=0)
+    email_last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=InvoiceKind.values), name="invoice_kind_valid"),
+            models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="invoice_period_not_empty"),
+            models.CheckConstraint(
+                condition=Q(status=InvoiceStatus.DRAFT) | Q(number__isnull=False),
+                name="invoice_number_once_finalized",
+            ),
+            # The last word on "one invoice per subscription period", whatever races above it.
+            models.UniqueConstraint(
+                fields=["subscription", "period_start", "period_end"],
+                condition=Q(kind=InvoiceKind.PERIOD) & ~Q(status=InvoiceStatus.VOID),
+                name="invoice_one_period_invoice_per_subscription_period",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "finalize_at"], name="invoice_status_finalize_at"),
+            models.Index(fields=["customer", "-created_at"], name="invoice_customer_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft {str(self.id)[:8]}"
+
+    @property
+    def is_zero(self) -> bool:
+        return self.total == 0
+
+
+class InvoiceLine(models.Model):
+    """One line of an invoice: a fixed fee or the priced usage of one meter, with its breakdown."""
+
+    id = models.BigAutoField(primary_key=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=12, choices=LineKind.choices)
+    charge = models.ForeignKey("catalog.Charge", on_delete=models.SET_NULL, null=True, blank=True)
+    meter = models.ForeignKey("metering.Meter", on_delete=models.SET_NULL, null=True, blank=True)
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(max_digits=QUANTITY_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES, default=0)
+    unit_price = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
+    amount = _money_field()
+    breakdown = models.JSONField(default=list, blank=True, help_text="Tier by tier: units, unit price, flat, amount.")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["invoice", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount}"
+
+
+class InvoiceEvent(models.Model):
+    """Audit trail: every status transition and email attempt, by whom (user or task), when."""
+
+    id = models.BigAutoField(primary_key=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="audit")
+    action = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=15, blank=True, default="")
+    to_status = models.CharField(max_length=15, blank=True, default="")
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    actor = models.CharField(max_length=200, help_text="Who or what: a username, an API key prefix, a task name.")
+    detail = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.from_status}→{self.to_status} by {self.actor}"

@@ -1,0 +1,77 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from .choices import AggregationType
+
+QUANTITY_MAX_DIGITS = 28
+QUANTITY_DECIMAL_PLACES = 10
+
+
+class Meter(models.Model):
+    """What is measured: events named `event_name`, aggregated over a period into billable units.
+
+    Exposed in the API as a "feature" of type meter. Archived (inactive) meters reject new events
+    but keep their history; a meter is never hard-deleted once it has events.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    lookup_key = models.CharField(max_length=100, unique=True)
+    event_name = models.CharField(max_length=200, unique=True, help_text="Events with this name feed the meter.")
+    property_name = models.CharField(
+        max_length=200, blank=True, default="", help_text="Event property aggregated; blank for COUNT."
+    )
+    aggregation_type = models.CharField(max_length=20, choices=AggregationType.choices)
+    unit = models.CharField(max_length=50, blank=True, default="")
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(aggregation_type__in=AggregationType.values), name="meter_aggregation_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.event_name})"
+
+
+class UsageEvent(models.Model):
+    """One measurement sent by a client. Append-only: corrections are new events, never updates."""
+
+    id = models.BigAutoField(primary_key=True)
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="events")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="usage_events")
+    quantity = models.DecimalField(max_digits=QUANTITY_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
+    timestamp = models.DateTimeField()
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meter", "customer", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="usage_event_unique_idempotency_key",
+            ),
+        ]
+        indexes = [
+            # "This customer's usage of this meter in [start, end)": an index-only scan.
+            models.Index(
+                fields=["customer", "meter", "timestamp"], include=["quantity"], name="usage_cust_meter_ts"
+            ),
+            models.Index(fields=["meter", "timestamp"], name="usage_meter_ts"),
+            models.Index(fields=["-created_at"], name="usage_created_desc"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.customer_id} {self.quantity} @ {self.timestamp.isoformat()}"

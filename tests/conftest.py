@@ -1,0 +1,33 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import StaffFactory, make_api_key
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def key_client(db):
+    """A client factory: key_client("plans.read") → APIClient sending a key with those scopes."""
+
+    def build(*scopes):
+        _, raw = make_api_key(scopes=scopes or ("*",))
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY=raw)
+        return client
+
+    return build
+
+
+@pytest.fixture
+def admin_api(key_client):
+    """An API client holding a key with every scope."""
+    return key_client("*")
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory(username="finance", email="finance@example.com")
