@@ -12,6 +12,9 @@ def required_scope(view, request) -> str | None:
     per_action = getattr(view, "action_scopes", {})
     if action in per_action:
         return per_action[action]
+    per_method = getattr(view, "method_scopes", {})
+    if request.method in per_method:
+        return per_method[request.method]
     explicit = getattr(view, "required_scope", None)
     if explicit:
         return explicit

@@ -9,6 +9,7 @@ from django.db import transaction
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import InvalidInput
 from fluxbill.core.money import is_representable, is_valid_currency
+from metering import lookups
 from metering.choices import AGGREGATION_ALIASES, AggregationType
 from metering.models import Meter
 
@@ -84,6 +85,7 @@ def meter_update(*, meter: Meter, **changes) -> Meter:
         if key in changes:
             setattr(locked, key, changes[key])
     locked.save()
+    transaction.on_commit(lookups.forget_meters)
     return locked
 
 
@@ -92,6 +94,7 @@ def meter_archive(*, meter: Meter) -> Meter:
     """Archive instead of deleting: history and invoices keep pointing at the meter."""
     Meter.objects.filter(pk=meter.pk).update(active=False)
     meter.active = False
+    transaction.on_commit(lookups.forget_meters)
     return meter
 
 

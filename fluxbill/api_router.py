@@ -8,6 +8,14 @@ from rest_framework.routers import SimpleRouter
 from apikeys.api.views import ApiKeyViewSet, LoginView, RefreshView
 from catalog.api.views import PlanViewSet
 from customers.api.views import CustomerViewSet, SubscriptionViewSet
+from metering.api.ingest import (
+    BulkEventIngestView,
+    EventDetailView,
+    EventsView,
+    MeterUsageView,
+    TrackView,
+    UsageView,
+)
 from metering.api.views import FeatureViewSet
 
 
@@ -35,5 +43,11 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny], authentication_classes=[]),
         name="docs",
     ),
+    path("sdk/track", TrackView.as_view(), name="sdk-track"),
+    path("usage", UsageView.as_view(), name="usage"),
+    path("events", EventsView.as_view(), name="events"),
+    path("events/bulk", BulkEventIngestView.as_view(), name="events-bulk"),
+    path("events/<int:pk>", EventDetailView.as_view(), name="event-detail"),
+    path("meters/<str:pk>/usage", MeterUsageView.as_view(), name="meter-usage"),
     path("", include(router.urls)),
 ]

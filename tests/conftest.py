@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from metering import lookups
 from tests.factories import StaffFactory, make_api_key
 
 
@@ -31,3 +32,13 @@ def admin_api(key_client):
 @pytest.fixture
 def staff_user(db):
     return StaffFactory(username="finance", email="finance@example.com")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lookup_caches():
+    """Ingestion caches ids in-process; a rolled-back test must not leave them to the next one."""
+    lookups.forget_meters()
+    lookups.forget_customers()
+    yield
+    lookups.forget_meters()
+    lookups.forget_customers()

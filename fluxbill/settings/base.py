@@ -160,6 +160,18 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@fluxbill.loc
 FLUXBILL_INVOICE_GRACE_PERIOD = env.int("FLUXBILL_INVOICE_GRACE_PERIOD", default=3600)
 FLUXBILL_INVOICE_NET_DAYS = env.int("FLUXBILL_INVOICE_NET_DAYS", default=30)
 FLUXBILL_API_KEY_PREFIX = env.str("FLUXBILL_API_KEY_PREFIX", default="org_live_")
+FLUXBILL_EVENT_BACKFILL_DAYS = env.int("FLUXBILL_EVENT_BACKFILL_DAYS", default=365)
+FLUXBILL_EVENT_FUTURE_SKEW_SECONDS = env.int("FLUXBILL_EVENT_FUTURE_SKEW_SECONDS", default=3600)
+FLUXBILL_LOOKUP_CACHE_SECONDS = env.float("FLUXBILL_LOOKUP_CACHE_SECONDS", default=5.0)
+FLUXBILL_BULK_MAX_EVENTS = env.int("FLUXBILL_BULK_MAX_EVENTS", default=1000)
+# Request bodies above this are refused with 413 before they are parsed.
+FLUXBILL_MAX_BODY_BYTES = env.int("FLUXBILL_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# Requests per minute per API key; 0 turns a limit off.
+FLUXBILL_RATE_LIMIT_SINGLE = env.int("FLUXBILL_RATE_LIMIT_SINGLE", default=1000)
+FLUXBILL_RATE_LIMIT_BULK = env.int("FLUXBILL_RATE_LIMIT_BULK", default=100)
+
+# Rate-limit counters live here: set CACHE_URL=redis://… so every web process shares them.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://fluxbill")}
 
 LOGGING = {
     "version": 1,

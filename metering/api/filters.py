@@ -1,6 +1,6 @@
 import django_filters
 
-from metering.models import Meter
+from metering.models import Meter, UsageEvent
 
 
 class FeatureFilter(django_filters.FilterSet):
@@ -13,3 +13,18 @@ class FeatureFilter(django_filters.FilterSet):
     class Meta:
         model = Meter
         fields = ["lookup_key", "meter_name", "active", "aggregation_type"]
+
+
+class UsageEventFilter(django_filters.FilterSet):
+    meter = django_filters.UUIDFilter(field_name="meter_id")
+    event_name = django_filters.CharFilter(field_name="meter__event_name")
+    customer = django_filters.UUIDFilter(field_name="customer_id")
+    external_customer_id = django_filters.CharFilter(field_name="customer__external_id")
+    source = django_filters.CharFilter()
+    event_id = django_filters.CharFilter(field_name="idempotency_key")
+    start_time = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    end_time = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+
+    class Meta:
+        model = UsageEvent
+        fields = ["meter", "customer", "source"]

@@ -1,0 +1,48 @@
+"""Per-key rate limits as fixed one-minute windows counted with the cache's atomic increment.
+
+With CACHE_URL pointing at Redis every web process shares the counters. One `incr` per request,
+no read-modify-write of a list of timestamps.
+"""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+WINDOW_SECONDS = 60
+
+
+class PerKeyRateThrottle(BaseThrottle):
+    """Limits POSTs per API key (or user, or client address) to views naming a `throttle_scope`."""
+
+    limits = {"single": "FLUXBILL_RATE_LIMIT_SINGLE", "bulk": "FLUXBILL_RATE_LIMIT_BULK"}
+
+    def allow_request(self, request, view) -> bool:
+        scope = getattr(view, "throttle_scope", None)
+        if scope not in self.limits or request.method != "POST":
+            return True
+        limit = getattr(settings, self.limits[scope])
+        if not limit:
+            return True
+        now = time.time()
+        window = int(now // WINDOW_SECONDS)
+        self._wait = (window + 1) * WINDOW_SECONDS - now
+        key = f"rl:{scope}:{self._who(request)}:{window}"
+        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
+            count = 1
+        return count <= limit
+
+    def _who(self, request) -> str:
+        if isinstance(request.auth, object) and hasattr(request.auth, "key_hash"):
+            return f"key:{request.auth.pk}"
+        if request.user and request.user.is_authenticated and getattr(request.user, "pk", None):
+            return f"user:{request.user.pk}"
+        return f"ip:{self.get_ident(request)}"
+
+    def wait(self) -> float:
+        return max(1.0, round(getattr(self, "_wait", WINDOW_SECONDS)))

@@ -1,0 +1,112 @@
+"""The aggregations, defined once, in SQL. Usage queries and invoicing both use these.
+
+Over the events of one meter and customer in `[start, end)`:
+COUNT = number of events; SUM = sum of quantities; MAX / MIN = largest / smallest quantity;
+AVG = mean quantity; LATEST = quantity of the event with the greatest timestamp (ties: the one
+stored last); UNIQUE_COUNT = number of distinct values of `properties[<property>]`.
+An aggregation over no events is 0.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
+
+from .choices import AggregationType
+
+# UNIQUE_COUNT meters that name no property count distinct users, as Fluxrate's SDK sends them.
+DEFAULT_UNIQUE_PROPERTY = "user_id"
+
+_EXPRESSIONS = {
+    AggregationType.COUNT: "COUNT(*)",
+    AggregationType.SUM: "SUM(e.quantity)",
+    AggregationType.MAX: "MAX(e.quantity)",
+    AggregationType.MIN: "MIN(e.quantity)",
+    AggregationType.AVG: "AVG(e.quantity)",
+    AggregationType.LATEST: "(ARRAY_AGG(e.quantity ORDER BY e.timestamp DESC, e.id DESC))[1]",
+    # %(unique_property)s is bound as a parameter; ->> on a missing key yields NULL, which COUNT skips.
+    AggregationType.UNIQUE_COUNT: "COUNT(DISTINCT e.properties ->> %(unique_property)s)",
+}
+
+BUCKETS = ("hour", "day", "week", "month")
+
+
+def unique_property(meter) -> str:
+    return meter.property_name or DEFAULT_UNIQUE_PROPERTY
+
+
+def aggregate_expression(aggregation_type: str) -> str:
+    """SQL for the aggregation over rows aliased `e`, always non-null (0 over no rows)."""
+    return f"COALESCE({_EXPRESSIONS[aggregation_type]}, 0)"
+
+
+def _decimal(value) -> Decimal:
+    return Decimal(value) if value is not None else Decimal(0)
+
+
+def aggregate_usage(*, meter, customer_id, start: datetime, end: datetime) -> Decimal:
+    """One meter, one customer, `[start, end)`."""
+    sql = f"""
+        SELECT {aggregate_expression(meter.aggregation_type)}
+        FROM metering_usageevent e
+        WHERE e.meter_id = %(meter_id)s AND e.customer_id = %(customer_id)s
+          AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
+    """
+    params = {"meter_id": meter.pk, "customer_id": customer_id, "start": start, "end": end, "unique_property": unique_property(meter)}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _decimal(cursor.fetchone()[0])
+
+
+def aggregate_usage_many(*, meter, customer_ids: list, start: datetime, end: datetime) -> dict:
+    """One meter, many customers, one period: {customer_id: value} (customers without events → 0)."""
+    sql = f"""
+        SELECT e.customer_id, {aggregate_expression(meter.aggregation_type)}
+        FROM metering_usageevent e
+        WHERE e.meter_id = %(meter_id)s AND e.customer_id = ANY(%(customer_ids)s)
+          AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
+        GROUP BY e.customer_id
+    """
+    params = {
+        "meter_id": meter.pk,
+        "customer_ids": list(customer_ids),
+        "start": start,
+        "end": end,
+        "unique_property": unique_property(meter),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = {row[0]: _decimal(row[1]) for row in cursor.fetchall()}
+    return {cid: found.get(cid, Decimal(0)) for cid in customer_ids}
+
+
+def usage_buckets(
+    *, meter, start: datetime, end: datetime, group_by: str, customer_id=None
+) -> tuple[list[tuple[datetime, Decimal]], Decimal]:
+    """Usage per `group_by` bucket (UTC calendar: hour, day, ISO week, month) and over the whole range."""
+    if group_by not in BUCKETS:
+        raise ValueError(group_by)
+    where = "e.meter_id = %(meter_id)s AND e.timestamp >= %(start)s AND e.timestamp < %(end)s"
+    params = {
+        "meter_id": meter.pk,
+        "start": start,
+        "end": end,
+        "group_by": group_by,
+        "unique_property": unique_property(meter),
+    }
+    if customer_id is not None:
+        where += " AND e.customer_id = %(customer_id)s"
+        params["customer_id"] = customer_id
+    expression = aggregate_expression(meter.aggregation_type)
+    bucket = "date_trunc(%(group_by)s, e.timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {bucket} AS bucket, {expression} FROM metering_usageevent e WHERE {where} GROUP BY 1 ORDER BY 1",
+            params,
+        )
+        rows = [(row[0], _decimal(row[1])) for row in cursor.fetchall()]
+        cursor.execute(f"SELECT {expression} FROM metering_usageevent e WHERE {where}", params)
+        total = _decimal(cursor.fetchone()[0])
+    return rows, total

@@ -1,0 +1,248 @@
+"""The ingestion endpoints: Fluxrate's `/sdk/track` and `/usage`, Flexprice's `/events` and `/events/bulk`.
+
+They validate with plain functions (metering.validation), not a serializer per event: the bulk
+path handles 1000 events per request and spends its time in one INSERT, not in field objects.
+"""
+
+from datetime import timezone
+
+from django.conf import settings
+from django.utils import timezone as django_timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers.models import Customer
+from fluxbill.core.errors import error_body
+from fluxbill.core.fields import decimal_to_string
+from fluxbill.core.lookups import get_by_id_or_key
+from fluxbill.core.parsers import PayloadTooLarge
+from fluxbill.core.throttling import PerKeyRateThrottle
+from metering import services
+from metering.aggregation import BUCKETS, usage_buckets
+from metering.models import Meter, UsageEvent
+from metering.validation import EventRejected
+
+from .filters import UsageEventFilter
+from .serializers import (
+    BulkEventsRequest,
+    FlexpriceEventRequest,
+    TrackRequest,
+    UsageEventOutput,
+    UsageQuery,
+    UsageRequest,
+)
+
+MAX_ERRORS_LISTED = 10
+
+
+class EventCursorPagination(CursorPagination):
+    """Cursor pages: no COUNT(*) over tens of millions of events, stable while new ones arrive."""
+
+    ordering = ("-timestamp", "-id")
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+UsageReport = inline_serializer(
+    "UsageReport",
+    {
+        "meter_id": serializers.CharField(),
+        "aggregation_type": serializers.CharField(),
+        "customer_id": serializers.CharField(allow_null=True),
+        "group_by": serializers.CharField(),
+        "from": serializers.DateTimeField(),
+        "to": serializers.DateTimeField(),
+        "total": serializers.CharField(),
+        "buckets": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+def _rejected(exc: EventRejected) -> Response:
+    return Response(error_body(exc.message, exc.field), status=exc.status_code)
+
+
+def _tracked_event(event) -> dict:
+    return {
+        "id": str(event.pk),
+        "customer_id": str(event.customer_id),
+        "meter_id": str(event.meter_id),
+        "quantity": decimal_to_string(event.quantity),
+        "timestamp": event.timestamp.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "created_at": event.created_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "meta_data": event.properties,
+    }
+
+
+_TRACKED = inline_serializer(
+    "TrackedEvent",
+    {
+        "id": serializers.CharField(),
+        "customer_id": serializers.CharField(),
+        "meter_id": serializers.CharField(),
+        "quantity": serializers.CharField(),
+        "timestamp": serializers.DateTimeField(),
+        "created_at": serializers.DateTimeField(),
+        "meta_data": serializers.DictField(),
+    },
+)
+
+
+class _IngestView(APIView):
+    required_scope = "usage.write"
+    throttle_classes = [PerKeyRateThrottle]
+    throttle_scope = "single"
+
+
+class TrackView(_IngestView):
+    """Fluxrate SDK: one event by meter token and customer external id (the customer is created if new)."""
+
+    by = "token"
+
+    @extend_schema(request=TrackRequest, responses={201: _TRACKED})
+    def post(self, request):
+        try:
+            event, duplicate = services.event_track(data=request.data, now=django_timezone.now(), by=self.by)
+        except EventRejected as exc:
+            return _rejected(exc)
+        response = Response(_tracked_event(event), status=status.HTTP_201_CREATED)
+        if duplicate:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class UsageView(TrackView):
+    """Fluxrate REST form: one event by meter id and customer id (the customer must exist)."""
+
+    by = "id"
+
+    @extend_schema(request=UsageRequest, responses={201: _TRACKED})
+    def post(self, request):
+        return super().post(request)
+
+
+_ACCEPTED = inline_serializer("EventAccepted", {"event_id": serializers.CharField(), "message": serializers.CharField()})
+
+
+class EventIngestView(_IngestView):
+    """Flexprice: one event by event name and external customer id."""
+
+    @extend_schema(request=FlexpriceEventRequest, responses={202: _ACCEPTED})
+    def post(self, request):
+        try:
+            _, event_id, _ = services.event_ingest(data=request.data, now=django_timezone.now())
+        except EventRejected as exc:
+            return _rejected(exc)
+        return Response({"event_id": event_id, "message": "Event accepted for processing"}, status=status.HTTP_202_ACCEPTED)
+
+
+class BulkEventIngestView(_IngestView):
+    """Flexprice bulk: up to 1000 events, each judged on its own; the answer is a flat map of strings."""
+
+    throttle_scope = "bulk"
+
+    @extend_schema(
+        request=BulkEventsRequest,
+        parameters=[OpenApiParameter("detail", bool, description="Add `results`: one entry per event.")],
+        responses={202: serializers.DictField(child=serializers.CharField())},
+    )
+    def post(self, request):
+        body = request.data
+        events = body.get("events") if isinstance(body, dict) else None
+        if not isinstance(events, list):
+            return Response(error_body("Missing required field: events (a list of events)", "events"), status=400)
+        if not events:
+            return Response(error_body("events must hold at least one event", "events"), status=400)
+        limit = settings.FLUXBILL_BULK_MAX_EVENTS
+        if len(events) > limit:
+            raise PayloadTooLarge(f"events holds {len(events)} events; at most {limit} per request")
+        outcome = services.event_ingest_bulk(events=events, now=django_timezone.now())
+        answer = {
+            "message": "Events accepted for processing" if outcome.accepted or outcome.duplicates else "No events accepted",
+            "accepted": str(outcome.accepted),
+            "duplicates": str(outcome.duplicates),
+            "rejected": str(outcome.rejected),
+        }
+        errors = outcome.errors()
+        if errors:
+            answer["errors"] = "; ".join(f"events[{i}]: {message}" for i, message in errors[:MAX_ERRORS_LISTED])
+            if len(errors) > MAX_ERRORS_LISTED:
+                answer["errors"] += f"; and {len(errors) - MAX_ERRORS_LISTED} more"
+        if str(request.query_params.get("detail", "")).lower() in ("1", "true", "yes"):
+            answer["results"] = outcome.results
+        accepted_any = outcome.accepted or outcome.duplicates
+        if not accepted_any:
+            answer["error"] = answer.get("errors", "No events accepted")
+        return Response(answer, status=status.HTTP_202_ACCEPTED if accepted_any else status.HTTP_400_BAD_REQUEST)
+
+
+class EventsView(EventIngestView, ListAPIView):
+    """`POST /events` ingests one Flexprice event; `GET /events` lists stored events, newest first."""
+
+    method_scopes = {"GET": "usage.read", "POST": "usage.write"}
+    serializer_class = UsageEventOutput
+    queryset = UsageEvent.objects.select_related("meter", "customer")
+    filterset_class = UsageEventFilter
+    pagination_class = EventCursorPagination
+    filter_backends = [DjangoFilterBackend]
+
+
+class EventDetailView(RetrieveAPIView):
+    required_scope = "usage.read"
+    serializer_class = UsageEventOutput
+    queryset = UsageEvent.objects.select_related("meter", "customer")
+    lookup_value_regex = r"\d+"
+
+
+class MeterUsageView(APIView):
+    """Usage of one meter in calendar buckets, aggregated by the database with the meter's aggregation."""
+
+    required_scope = "usage.read"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATETIME, required=True),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, required=True),
+            OpenApiParameter("customer", str, description="Customer id or external_id"),
+            OpenApiParameter("group_by", str, enum=list(BUCKETS)),
+        ],
+        responses={200: UsageReport},
+    )
+    def get(self, request, pk):
+        query = UsageQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        if params["to"] <= params["from"]:
+            return Response(error_body("to must be later than from", "to"), status=400)
+        meter = get_by_id_or_key(Meter.objects.all(), pk, "lookup_key", label="Meter")
+        customer = None
+        if params.get("customer"):
+            customer = get_by_id_or_key(
+                Customer.objects.all(), params["customer"], "external_id", label="Customer", field="customer"
+            )
+        buckets, total = usage_buckets(
+            meter=meter,
+            start=params["from"],
+            end=params["to"],
+            group_by=params["group_by"],
+            customer_id=customer.pk if customer else None,
+        )
+        return Response(
+            {
+                "meter_id": str(meter.pk),
+                "aggregation_type": meter.aggregation_type,
+                "customer_id": str(customer.pk) if customer else None,
+                "group_by": params["group_by"],
+                "from": params["from"],
+                "to": params["to"],
+                "total": decimal_to_string(total),
+                "buckets": [{"start": start, "value": decimal_to_string(value)} for start, value in buckets],
+            }
+        )

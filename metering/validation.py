@@ -1,0 +1,112 @@
+"""Checking one incoming event's fields, cheaply: the bulk path runs this 1000 times per request.
+
+Every check raises EventRejected with a message for people and the field it is about.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+
+from .models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
+
+_MAX_INTEGER = Decimal(10) ** (QUANTITY_MAX_DIGITS - QUANTITY_DECIMAL_PLACES)
+_MAX_TEXT = {"idempotency_key": 255, "event_id": 255, "source": 100, "customer_external_id": 255, "external_customer_id": 255}
+
+
+class EventRejected(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class EventTargetNotFound(EventRejected):
+    """The meter or customer the event names does not exist (404 on single-event endpoints)."""
+
+    status_code = 404
+
+
+def require(data: dict, field: str):
+    value = data.get(field)
+    if value is None or value == "":
+        raise EventRejected(f"Missing required field: {field}", field)
+    return value
+
+
+def text(data: dict, field: str, *, required: bool = False) -> str | None:
+    value = require(data, field) if required else data.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EventRejected(f"{field} must be a string", field)
+    value = value.strip()
+    if required and not value:
+        raise EventRejected(f"Missing required field: {field}", field)
+    limit = _MAX_TEXT.get(field, 255)
+    if len(value) > limit:
+        raise EventRejected(f"{field} is longer than {limit} characters", field)
+    return value or None
+
+
+def quantity(value, field: str, *, positive: bool) -> Decimal:
+    """A JSON number or numeric string, finite, within the column's precision."""
+    if value is None or value == "":
+        raise EventRejected(f"Missing required field: {field}", field)
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str, float)):
+        raise EventRejected(f"{field} must be a number or a numeric string", field)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(value.strip() if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        raise EventRejected(f"{field} must be a number, got {str(value)[:40]!r}", field) from None
+    if not number.is_finite():
+        raise EventRejected(f"{field} must be a finite number", field)
+    if number < 0 or (positive and number == 0):
+        raise EventRejected(f"{field} must be greater than 0" if positive else f"{field} must not be negative", field)
+    if number >= _MAX_INTEGER:
+        raise EventRejected(f"{field} is too large (at most {QUANTITY_MAX_DIGITS - QUANTITY_DECIMAL_PLACES} integer digits)", field)
+    if number.as_tuple().exponent < -QUANTITY_DECIMAL_PLACES:
+        trimmed = number.normalize()
+        if trimmed.as_tuple().exponent < -QUANTITY_DECIMAL_PLACES:
+            raise EventRejected(f"{field} has more than {QUANTITY_DECIMAL_PLACES} decimal places", field)
+        number = trimmed
+    return number
+
+
+def timestamp(value, field: str, now: datetime) -> datetime:
+    """ISO 8601; naive times are UTC. Not older than the backfill limit, not further ahead than the skew."""
+    if value is None or value == "":
+        return now
+    if not isinstance(value, str):
+        raise EventRejected(f"{field} must be an ISO 8601 string such as 2025-08-22T07:05:49Z", field)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise EventRejected(f"{field} is not a valid ISO 8601 timestamp: {value[:40]!r}", field) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        parsed = parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise EventRejected(f"{field} is out of range", field) from None
+    backfill = timedelta(days=settings.FLUXBILL_EVENT_BACKFILL_DAYS)
+    skew = timedelta(seconds=settings.FLUXBILL_EVENT_FUTURE_SKEW_SECONDS)
+    if parsed < now - backfill:
+        raise EventRejected(
+            f"{field} is older than the backfill limit of {settings.FLUXBILL_EVENT_BACKFILL_DAYS} days", field
+        )
+    if parsed > now + skew:
+        raise EventRejected(f"{field} is more than {int(skew.total_seconds())} seconds in the future", field)
+    return parsed
+
+
+def properties(value, field: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise EventRejected(f"{field} must be a JSON object", field)
+    return value
