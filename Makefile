@@ -21,6 +21,7 @@ migrate: install
 # The app with web, worker and beat on the embedded defaults (PostgreSQL from a wheel, filesystem broker).
 run: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py setup_schedules
 	$(PY) manage.py ensure_demo_admin
 	@echo "Fluxbill: http://127.0.0.1:$${FLUXBILL_PORT:-8000}/  admin: /admin/  API docs: /api/v1/docs/"
 	$(VENV)/bin/honcho start -f Procfile

@@ -87,6 +87,8 @@ class Charge(models.Model):
                 | Q(pricing_model__in=[PricingModel.GRADUATED, PricingModel.VOLUME])
                 | Q(
                     pricing_model=PricingModel.PACKAGE,
+                    # NULL > 0 is unknown, which a CHECK lets through: exclude it explicitly.
+                    package_size__isnull=False,
                     package_size__gt=0,
                     package_price__isnull=False,
                     package_price__gte=0,

@@ -8,6 +8,7 @@ from rest_framework.routers import SimpleRouter
 from apikeys.api.views import ApiKeyViewSet, LoginView, RefreshView
 from catalog.api.views import PlanViewSet
 from customers.api.views import CustomerViewSet, SubscriptionViewSet
+from invoicing.api.views import InvoiceViewSet
 from metering.api.ingest import (
     BulkEventIngestView,
     EventDetailView,
@@ -33,6 +34,7 @@ router.register("plans", PlanViewSet, basename="plan")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("invoices", InvoiceViewSet, basename="invoice")
 
 urlpatterns = [
     path("auth/login", LoginView.as_view(), name="auth-login"),

@@ -57,7 +57,8 @@ class Invoice(models.Model):
             models.CheckConstraint(condition=Q(kind__in=InvoiceKind.values), name="invoice_kind_valid"),
             models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="invoice_period_not_empty"),
             models.CheckConstraint(
-                condition=Q(status=InvoiceStatus.DRAFT) | Q(number__isnull=False),
+                # A voided draft never had a number; everything issued has one.
+                condition=Q(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID]) | Q(number__isnull=False),
                 name="invoice_number_once_finalized",
             ),
             # The last word on "one invoice per subscription period", whatever races above it.
@@ -122,3 +123,14 @@ class InvoiceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_status}→{self.to_status} by {self.actor}"
+
+
+class InvoiceNumberSequence(models.Model):
+    """The last invoice number handed out per year. Incremented inside the finalizing transaction,
+    so a rolled-back finalization gives its number back: the sequence has no gaps."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_value}"

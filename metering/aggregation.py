@@ -9,6 +9,7 @@ An aggregation over no events is 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -60,26 +61,54 @@ def aggregate_usage(*, meter, customer_id, start: datetime, end: datetime) -> De
         return _decimal(cursor.fetchone()[0])
 
 
-def aggregate_usage_many(*, meter, customer_ids: list, start: datetime, end: datetime) -> dict:
-    """One meter, many customers, one period: {customer_id: value} (customers without events → 0)."""
-    sql = f"""
-        SELECT e.customer_id, {aggregate_expression(meter.aggregation_type)}
-        FROM metering_usageevent e
-        WHERE e.meter_id = %(meter_id)s AND e.customer_id = ANY(%(customer_ids)s)
-          AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
-        GROUP BY e.customer_id
+@dataclass(frozen=True)
+class UsageWindow:
+    """One question for `aggregate_usage_batch`: this customer's usage of this meter in [start, end)."""
+
+    customer_id: object
+    meter_id: object
+    aggregation_type: str
+    unique_property: str
+    start: datetime
+    end: datetime
+
+
+def aggregate_usage_batch(windows: list[UsageWindow]) -> dict[UsageWindow, Decimal]:
+    """Answer many windows with one statement per aggregation type present in the batch.
+
+    Each window becomes a row of an unnest(); a LATERAL subquery aggregates its events through
+    the (customer, meter, timestamp) index, so a batch costs one round trip, not one per window.
     """
-    params = {
-        "meter_id": meter.pk,
-        "customer_ids": list(customer_ids),
-        "start": start,
-        "end": end,
-        "unique_property": unique_property(meter),
-    }
+    answers: dict[UsageWindow, Decimal] = {}
+    by_type: dict[str, list[UsageWindow]] = {}
+    for window in dict.fromkeys(windows):
+        by_type.setdefault(window.aggregation_type, []).append(window)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = {row[0]: _decimal(row[1]) for row in cursor.fetchall()}
-    return {cid: found.get(cid, Decimal(0)) for cid in customer_ids}
+        for aggregation_type, group in by_type.items():
+            expression = aggregate_expression(aggregation_type).replace("%(unique_property)s", "w.prop")
+            cursor.execute(
+                f"""
+                SELECT w.idx, a.value
+                FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::text[])
+                     WITH ORDINALITY AS w(customer_id, meter_id, start_at, end_at, prop, idx)
+                CROSS JOIN LATERAL (
+                    SELECT {expression} AS value
+                    FROM metering_usageevent e
+                    WHERE e.customer_id = w.customer_id AND e.meter_id = w.meter_id
+                      AND e.timestamp >= w.start_at AND e.timestamp < w.end_at
+                ) a
+                """,
+                [
+                    [w.customer_id for w in group],
+                    [w.meter_id for w in group],
+                    [w.start for w in group],
+                    [w.end for w in group],
+                    [w.unique_property for w in group],
+                ],
+            )
+            for idx, value in cursor.fetchall():
+                answers[group[idx - 1]] = _decimal(value)
+    return answers
 
 
 def usage_buckets(

@@ -60,4 +60,5 @@ def format_money(amount: Decimal, currency: str) -> str:
     """Amount with its symbol for people, e.g. '$1,234.50', '¥1,200'."""
     from babel.numbers import format_currency
 
-    return format_currency(amount, currency, locale="en_US")
+    # Babel would round half-even on its own; round by our rule first so display matches billing.
+    return format_currency(round_money(amount, currency), currency, locale="en_US")

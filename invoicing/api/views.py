@@ -1,0 +1,124 @@
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from fluxbill.core.errors import Conflict, DomainError
+from invoicing import selectors
+from invoicing.services import (
+    Actor,
+    EmailResult,
+    invoice_email_send,
+    invoice_finalize,
+    invoice_mark_paid,
+    invoice_mark_uncollectible,
+    invoice_pdf,
+    invoice_regenerate,
+    invoice_void,
+)
+
+from .filters import InvoiceFilter
+from .serializers import InvoiceDetailOutput, InvoiceOutput, MarkPaidInput, VoidInput
+
+
+class PassthroughPDFRenderer(BaseRenderer):
+    """Lets clients ask for `Accept: application/pdf`; the view returns the bytes itself."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class EmailNotSent(DomainError):
+    """The mail server refused or could not be reached."""
+
+    status_code = 502
+
+
+class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Invoices and the transitions staff may apply to them."""
+
+    queryset = selectors.invoice_list()
+    serializer_class = InvoiceOutput
+    filterset_class = InvoiceFilter
+    ordering_fields = ["created_at", "issued_at", "period_start", "total", "number"]
+    ordering = ["-created_at"]
+    scope_resource = "invoices"
+
+    def get_serializer_class(self):
+        return InvoiceDetailOutput if self.action != "list" else InvoiceOutput
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.invoice_list()
+        return selectors.invoice_list().select_related("replaces").prefetch_related("lines", "audit")
+
+    def _answer(self, invoice):
+        return Response(InvoiceDetailOutput(selectors.invoice_detail(invoice.pk)).data)
+
+    @extend_schema(request=None, responses={200: InvoiceDetailOutput})
+    @action(detail=True, methods=["post"])
+    def finalize(self, request, pk=None):
+        return self._answer(invoice_finalize(invoice=self.get_object(), now=timezone.now(), actor=Actor.from_request(request)))
+
+    @extend_schema(request=VoidInput, responses={200: InvoiceDetailOutput})
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        data = VoidInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        invoice = invoice_void(
+            invoice=self.get_object(), now=timezone.now(), actor=Actor.from_request(request), reason=data.validated_data["reason"]
+        )
+        return self._answer(invoice)
+
+    @extend_schema(request=MarkPaidInput, responses={200: InvoiceDetailOutput})
+    @action(detail=True, methods=["post"], url_path="mark-paid")
+    def mark_paid(self, request, pk=None):
+        data = MarkPaidInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        invoice = invoice_mark_paid(
+            invoice=self.get_object(),
+            now=timezone.now(),
+            actor=Actor.from_request(request),
+            paid_at=data.validated_data.get("paid_at"),
+            reference=data.validated_data["reference"],
+        )
+        return self._answer(invoice)
+
+    @extend_schema(request=None, responses={200: InvoiceDetailOutput})
+    @action(detail=True, methods=["post"], url_path="mark-uncollectible")
+    def mark_uncollectible(self, request, pk=None):
+        invoice = invoice_mark_uncollectible(invoice=self.get_object(), now=timezone.now(), actor=Actor.from_request(request))
+        return self._answer(invoice)
+
+    @extend_schema(request=None, responses={200: InvoiceDetailOutput})
+    @action(detail=True, methods=["post"])
+    def regenerate(self, request, pk=None):
+        invoice = invoice_regenerate(invoice=self.get_object(), now=timezone.now(), actor=Actor.from_request(request))
+        return self._answer(invoice)
+
+    @extend_schema(request=None, responses={200: InvoiceDetailOutput})
+    @action(detail=True, methods=["post"], url_path="send-email")
+    def send_email(self, request, pk=None):
+        result, error = invoice_email_send(
+            invoice=self.get_object(), now=timezone.now(), actor=Actor.from_request(request), force=True
+        )
+        if result is EmailResult.FAILED:
+            if "no email address" in error:
+                raise Conflict(f"Email not sent: {error}", field="email")
+            raise EmailNotSent(f"Email not sent: {error}")
+        return self._answer(self.get_object())
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PassthroughPDFRenderer])
+    def pdf(self, request, pk=None):
+        invoice = selectors.invoice_detail(self.get_object().pk)
+        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.number or "draft-" + str(invoice.pk)[:8]}.pdf"'
+        return response

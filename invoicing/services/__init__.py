@@ -1,0 +1,35 @@
+"""Invoicing services: generation (rollover, interim, preview), lifecycle (finalize, void, paid…), delivery (PDF, email)."""
+
+from .delivery import EmailResult, invoice_email_send, invoice_pdf
+from .generation import (
+    invoice_preview,
+    invoice_recompute,
+    subscription_generate_interim,
+    subscriptions_rollover,
+)
+from .lifecycle import (
+    Actor,
+    invoice_finalize,
+    invoice_mark_paid,
+    invoice_mark_uncollectible,
+    invoice_regenerate,
+    invoice_void,
+    invoices_finalize_due,
+)
+
+__all__ = [
+    "Actor",
+    "EmailResult",
+    "invoice_email_send",
+    "invoice_finalize",
+    "invoice_mark_paid",
+    "invoice_mark_uncollectible",
+    "invoice_pdf",
+    "invoice_preview",
+    "invoice_recompute",
+    "invoice_regenerate",
+    "invoice_void",
+    "invoices_finalize_due",
+    "subscription_generate_interim",
+    "subscriptions_rollover",
+]

@@ -1,0 +1,180 @@
+"""Invoice states. Every transition locks the row, checks where it starts from, writes, and audits.
+
+DRAFT → OPEN (finalize) → PAID | VOID | UNCOLLECTIBLE; UNCOLLECTIBLE → PAID | VOID. PAID and VOID are final.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from fluxbill.core.errors import InvalidTransition
+
+from ..choices import InvoiceStatus
+from ..models import Invoice
+from .generation import _audit, invoice_recompute
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a change: a user, an API key, or a task — recorded in the audit trail."""
+
+    label: str
+    user: object = None
+
+    @classmethod
+    def task(cls, name: str) -> "Actor":
+        return cls(label=f"task:{name}")
+
+    @classmethod
+    def from_request(cls, request) -> "Actor":
+        user = request.user
+        if getattr(user, "key", None) is not None:
+            return cls(label=f"api-key:{user.key.prefix}")
+        return cls(label=f"user:{user.get_username()}", user=user)
+
+
+def _locked(invoice: Invoice) -> Invoice:
+    return Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(pk=invoice.pk)
+
+
+def _require(invoice: Invoice, allowed: tuple[str, ...], action: str) -> None:
+    if invoice.status not in allowed:
+        raise InvalidTransition(
+            f"Cannot {action} an invoice that is {invoice.status}; allowed from: {', '.join(allowed)}",
+            extra={"status": invoice.status, "allowed_statuses": list(allowed)},
+        )
+
+
+def next_invoice_number(year: int) -> str:
+    """INV-<year>-<6 digits>. The counter row stays locked until the finalizing transaction ends,
+    so numbers are unique under concurrency and a rollback returns its number: no gaps."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO invoicing_invoicenumbersequence (year, last_value) VALUES (%s, 1)
+            ON CONFLICT (year) DO UPDATE SET last_value = invoicing_invoicenumbersequence.last_value + 1
+            RETURNING last_value
+            """,
+            [year],
+        )
+        value = cursor.fetchone()[0]
+    return f"INV-{year}-{value:06d}"
+
+
+def _enqueue_email(invoice_id) -> None:
+    from ..tasks import send_invoice_email
+
+    try:
+        send_invoice_email.delay(str(invoice_id))
+    except Exception:  # broker unreachable: the periodic sweep sends it later
+        import logging
+
+        logging.getLogger(__name__).warning("could not enqueue email for invoice %s; the sweep will retry", invoice_id)
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
+    """Recompute, number, freeze and open a DRAFT; the email goes out after commit."""
+    invoice = _locked(invoice)
+    _require(invoice, (InvoiceStatus.DRAFT,), "finalize")
+    invoice_recompute(invoice=invoice, actor=actor, record=False)
+    customer = invoice.customer
+    invoice.number = next_invoice_number(now.year)
+    invoice.customer_snapshot = {
+        "name": customer.name,
+        "email": customer.email,
+        "address": customer.address,
+        "external_id": customer.external_id,
+    }
+    invoice.issued_at = now
+    invoice.due_date = (now + timedelta(days=settings.FLUXBILL_INVOICE_NET_DAYS)).date()
+    invoice.status = InvoiceStatus.OPEN
+    invoice.save()
+    _audit(invoice, action="finalized", actor=actor, from_status=InvoiceStatus.DRAFT, to_status=InvoiceStatus.OPEN,
+           detail=invoice.number).save()
+    transaction.on_commit(lambda: _enqueue_email(invoice.pk))
+    return invoice
+
+
+def invoices_finalize_due(*, now: datetime, actor, limit: int = 1000) -> int:
+    """Finalize DRAFTs whose grace period is over, each in its own transaction."""
+    finalized = 0
+    due = list(
+        Invoice.objects.filter(status=InvoiceStatus.DRAFT, finalize_at__lte=now)
+        .order_by("finalize_at", "created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in due:
+        try:
+            invoice_finalize(invoice=Invoice(pk=pk), now=now, actor=actor)
+            finalized += 1
+        except InvalidTransition:
+            continue  # finalized meanwhile by someone else
+    return finalized
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") -> Invoice:
+    invoice = _locked(invoice)
+    _require(invoice, (InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "void")
+    before = invoice.status
+    invoice.status = InvoiceStatus.VOID
+    invoice.voided_at = now
+    invoice.save()
+    _audit(invoice, action="voided", actor=actor, from_status=before, to_status=InvoiceStatus.VOID, detail=reason).save()
+    return invoice
+
+
+@transaction.atomic
+def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: datetime | None = None, reference: str = "") -> Invoice:
+    invoice = _locked(invoice)
+    _require(invoice, (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "mark paid")
+    before = invoice.status
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = paid_at or now
+    invoice.payment_reference = reference or ""
+    invoice.save()
+    _audit(invoice, action="marked_paid", actor=actor, from_status=before, to_status=InvoiceStatus.PAID,
+           detail=reference).save()
+    return invoice
+
+
+@transaction.atomic
+def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime, actor) -> Invoice:
+    invoice = _locked(invoice)
+    _require(invoice, (InvoiceStatus.OPEN,), "mark uncollectible")
+    invoice.status = InvoiceStatus.UNCOLLECTIBLE
+    invoice.save()
+    _audit(invoice, action="marked_uncollectible", actor=actor, from_status=InvoiceStatus.OPEN,
+           to_status=InvoiceStatus.UNCOLLECTIBLE).save()
+    return invoice
+
+
+@transaction.atomic
+def invoice_regenerate(*, invoice: Invoice, now: datetime, actor) -> Invoice:
+    """DRAFT: recompute in place. OPEN/UNCOLLECTIBLE: void it and issue a finalized replacement pointing to it."""
+    invoice = _locked(invoice)
+    _require(invoice, (InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "regenerate")
+    if invoice.status == InvoiceStatus.DRAFT:
+        return invoice_recompute(invoice=invoice, actor=actor)
+    if invoice.subscription_id is None:
+        raise InvalidTransition("A MANUAL invoice has no subscription to regenerate it from; void it instead")
+    invoice_void(invoice=invoice, now=now, actor=actor, reason="replaced by regeneration")
+    replacement = Invoice.objects.create(
+        customer_id=invoice.customer_id,
+        subscription_id=invoice.subscription_id,
+        kind=invoice.kind,
+        status=InvoiceStatus.DRAFT,
+        currency=invoice.currency,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        replaces=invoice,
+        finalize_at=now,
+    )
+    _audit(replacement, action="created", actor=actor, to_status=InvoiceStatus.DRAFT,
+           detail=f"replaces {invoice.number}").save()
+    return invoice_finalize(invoice=replacement, now=now, actor=actor)

@@ -1,0 +1,46 @@
+"""Thin Celery tasks: ids in, call a service, return. Safe to run twice or after a crash."""
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from .choices import InvoiceStatus
+from .models import Invoice
+from .services import Actor, EmailResult, invoice_email_send, invoices_finalize_due, subscriptions_rollover
+
+
+@shared_task(name="invoicing.rollover_subscriptions")
+def rollover_subscriptions() -> int:
+    return subscriptions_rollover(now=timezone.now(), actor=Actor.task("rollover"))
+
+
+@shared_task(name="invoicing.finalize_due_invoices")
+def finalize_due_invoices() -> int:
+    return invoices_finalize_due(now=timezone.now(), actor=Actor.task("finalize"))
+
+
+def email_backoff(retries: int) -> int:
+    return min(settings.FLUXBILL_EMAIL_RETRY_MAX_SECONDS, settings.FLUXBILL_EMAIL_RETRY_BASE_SECONDS * 2**retries)
+
+
+@shared_task(bind=True, name="invoicing.send_invoice_email", max_retries=None)
+def send_invoice_email(self, invoice_id: str) -> str:
+    result, error = invoice_email_send(invoice=Invoice(pk=invoice_id), now=timezone.now(), actor=Actor.task("email"))
+    if result is EmailResult.FAILED and self.request.retries + 1 < settings.FLUXBILL_EMAIL_MAX_ATTEMPTS:
+        raise self.retry(countdown=email_backoff(self.request.retries), exc=None)
+    return result.value
+
+
+@shared_task(name="invoicing.send_pending_emails")
+def send_pending_emails() -> int:
+    """Catch emails whose task was lost (broker down at finalization, worker gone): enqueue them again."""
+    pending = Invoice.objects.filter(
+        status=InvoiceStatus.OPEN,
+        email_sent_at__isnull=True,
+        email_attempts__lt=settings.FLUXBILL_EMAIL_MAX_ATTEMPTS,
+    ).values_list("pk", flat=True)[:500]
+    count = 0
+    for pk in pending:
+        send_invoice_email.delay(str(pk))
+        count += 1
+    return count
