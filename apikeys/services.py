@@ -10,15 +10,19 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
-from fluxbill.core.errors import InvalidInput, InvalidTransition
+from fluxbill.core.errors import DomainError, InvalidInput, InvalidTransition
 
 from .models import ApiKey
-from .scopes import SCOPES
+from .scopes import ALL, SCOPES
 
 # 32 random bytes → 43 URL-safe characters after the prefix.
 _RANDOM_BYTES = 32
 _VISIBLE_CHARS = 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class PermissionRefused(DomainError):
+    status_code = 403
 
 
 class KeyRejected(Exception):
@@ -42,13 +46,28 @@ def validate_scopes(scopes) -> list[str]:
 
 @transaction.atomic
 def api_key_create(
-    *, name: str, scopes: list[str], now: datetime, expires_at: datetime | None = None, created_by=None
+    *,
+    name: str,
+    scopes: list[str],
+    now: datetime,
+    expires_at: datetime | None = None,
+    created_by=None,
+    creator_scopes: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the full key, which is never available again."""
+    """Create a key; returns the row and the full key, which is never available again.
+
+    When another key creates it (`creator_scopes`), it may hand out only scopes it holds itself.
+    """
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Missing required field: name", field="name")
     scopes = validate_scopes(scopes)
+    if creator_scopes is not None and ALL not in creator_scopes:
+        beyond = [scope for scope in scopes if scope not in creator_scopes]
+        if beyond:
+            raise PermissionRefused(
+                f"This API key cannot grant scope {beyond[0]!r}: a key may only grant scopes it holds", field="scopes"
+            )
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("expires_at must be in the future", field="expires_at")
     raw_key = settings.FLUXBILL_API_KEY_PREFIX + secrets.token_urlsafe(_RANDOM_BYTES)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from fluxbill.core.errors import InvalidInput
+from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.money import round_money
 
 from .choices import PricingModel
@@ -33,9 +34,9 @@ class Tier:
 
     def as_json(self) -> dict:
         return {
-            "up_to": None if self.up_to is None else str(self.up_to),
-            "unit_price": str(self.unit_price),
-            "flat_amount": str(self.flat_amount),
+            "up_to": decimal_to_string(self.up_to),
+            "unit_price": decimal_to_string(self.unit_price),
+            "flat_amount": decimal_to_string(self.flat_amount),
         }
 
 

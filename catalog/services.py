@@ -136,11 +136,11 @@ def plan_create(
 def plan_update(*, plan: Plan, **changes) -> Plan:
     locked = Plan.objects.select_for_update().get(pk=plan.pk)
     has_subscriptions = locked.subscriptions.exists()
+    if "currency" in changes:
+        changes["currency"] = _check_currency(changes["currency"])
     for key in ("currency", "billing_interval", "type"):
         if key in changes and changes[key] != getattr(locked, key) and has_subscriptions:
             raise InvalidInput(f"{key} cannot change while the plan has subscriptions", field=key)
-    if "currency" in changes:
-        changes["currency"] = _check_currency(changes["currency"])
     if "type" in changes:
         _check_plan_type_fits_charges(locked, changes["type"])
     for key, value in changes.items():

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import update_last_login
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -30,8 +31,13 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request):
         data = ApiKeyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        creator = None if isinstance(request.user, ApiKeyPrincipal) else request.user
-        key, raw_key = api_key_create(now=timezone.now(), created_by=creator, **data.validated_data)
+        by_key = isinstance(request.user, ApiKeyPrincipal)
+        key, raw_key = api_key_create(
+            now=timezone.now(),
+            created_by=None if by_key else request.user,
+            creator_scopes=request.user.key.scopes if by_key else None,
+            **data.validated_data,
+        )
         return Response(ApiKeyCreatedOutput(key, context={"raw_key": raw_key}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: ApiKeyOutput})
@@ -80,6 +86,7 @@ class LoginView(APIView):
         user = authenticate(request, username=username, password=data.validated_data["password"]) if username else None
         if user is None or not user.is_staff:
             return Response(error_body("Invalid credentials or not a staff account"), status=status.HTTP_401_UNAUTHORIZED)
+        update_last_login(None, user)
         refresh = RefreshToken.for_user(user)
         return _token_response(str(refresh.access_token), str(refresh))
 

@@ -18,7 +18,10 @@ def unique_or_conflict(constraint_messages: dict[str, tuple[str, str]]):
         with transaction.atomic():
             yield
     except IntegrityError as exc:
-        text = str(exc)
+        # Match the violated constraint's name when the driver gives it: the full message also
+        # quotes the duplicate value, which may contain another needle (meter_name "lookup_key.x").
+        diag = getattr(exc.__cause__, "diag", None)
+        text = getattr(diag, "constraint_name", None) or str(exc)
         for needle, (message, field) in constraint_messages.items():
             if needle in text:
                 raise Conflict(message, field=field) from exc

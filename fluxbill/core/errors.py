@@ -49,6 +49,8 @@ def _first_error(detail, path: str = "") -> tuple[str | None, str]:
     if isinstance(detail, dict):
         for key, value in detail.items():
             sub = f"{path}.{key}" if path else str(key)
+            if isinstance(key, int):  # ListField reports item errors as {index: errors}
+                sub = f"{path}[{key}]"
             if key == "non_field_errors":
                 sub = path
             return _first_error(value, sub)
