@@ -1,4 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from fluxbill.core.errors import DomainError
 
 from .models import Customer, Subscription
 
@@ -26,3 +29,16 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "plan"]
     raw_id_fields = ["customer"]
     date_hierarchy = "current_period_end"
+    actions = ["generate_interim_invoice"]
+
+    @admin.action(description="Generate an interim invoice now")
+    def generate_interim_invoice(self, request, queryset):
+        from invoicing.services import Actor, subscription_generate_interim
+
+        actor = Actor(label=f"user:{request.user.get_username()}", user=request.user)
+        for subscription in queryset:
+            try:
+                invoice = subscription_generate_interim(subscription=subscription, now=timezone.now(), actor=actor)
+                self.message_user(request, f"{subscription}: interim draft {invoice.pk} created.")
+            except DomainError as exc:
+                self.message_user(request, f"{subscription}: {exc.message}", level=messages.ERROR)
