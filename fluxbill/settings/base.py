@@ -147,6 +147,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": _queue_folder,
         "processed_folder": _queue_folder,
         "store_processed": False,
+        # Without this kombu writes broadcast exchanges to ./control in the working directory.
+        "control_folder": str(broker_folder() / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
