@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -7,4 +8,15 @@ admin.site.site_title = "Fluxbill"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("fluxbill.api_router")),
+    path("", include("fluxbill.core.urls")),
+    path("", include("metering.urls")),
+    path("", include("catalog.urls")),
+    path("", include("customers.urls")),
+    path("", include("invoicing.urls")),
+    path("", include("apikeys.urls")),
 ]
+
+if settings.FLUXBILL_BENCH_PLAIN_VIEW:
+    from fluxbill.core.views import bench_plain
+
+    urlpatterns.append(path("bench/plain", bench_plain, name="bench-plain"))

@@ -55,6 +55,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "fluxbill.core.context_processors.roles",
             ],
         },
     },
@@ -84,7 +85,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

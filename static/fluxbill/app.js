@@ -1,0 +1,46 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+
+  function localTimes(root) {
+    root.querySelectorAll("time[data-local]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      el.textContent = when.toLocaleString(undefined, {
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"
+      });
+    });
+  }
+
+  function confirmations(root) {
+    root.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
+  }
+
+  function copyButtons(root) {
+    root.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var target = document.getElementById(button.getAttribute("data-copy"));
+        var text = target ? (target.value || target.textContent).trim() : "";
+        var done = function () { button.textContent = "Copied"; setTimeout(function () { button.textContent = "Copy"; }, 1500); };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done);
+        } else {
+          var area = document.createElement("textarea");
+          area.value = text; document.body.appendChild(area); area.select();
+          try { document.execCommand("copy"); done(); } finally { area.remove(); }
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    confirmations(document);
+    copyButtons(document);
+  });
+  window.Fluxbill = { localTimes: localTimes };
+})();

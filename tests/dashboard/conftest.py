@@ -1,0 +1,33 @@
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from tests.factories import UserFactory
+
+
+def _client_for(group_name: str | None, username: str) -> Client:
+    user = UserFactory(username=username)
+    if group_name:
+        user.groups.add(Group.objects.get(name=group_name))
+    client = Client()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def finance_client(db):
+    """Logged in as a member of the Finance group (everything)."""
+    return _client_for("Finance", "fiona")
+
+
+@pytest.fixture
+def support_client(db):
+    """Logged in as a member of the Support group (read all, regenerate/resend invoices)."""
+    return _client_for("Support", "sam")
+
+
+@pytest.fixture
+def nobody_client(db):
+    """Logged in, but in neither group."""
+    return _client_for(None, "nora")
