@@ -65,6 +65,8 @@ def meter_create(
     )
     with unique_or_conflict(_meter_conflicts(lookup_key, event_name)):
         meter.save()
+    # An event sent just before the meter existed may have cached "unknown" in this process.
+    transaction.on_commit(lookups.forget_meters)
     return meter
 
 

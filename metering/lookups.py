@@ -55,8 +55,10 @@ def _meter_by(field: str, value) -> MeterRef | None:
         return hit[1]
     meter = Meter.objects.filter(**{field: value}).first()
     ref = _ref(meter) if meter else None
+    # "Not found" is remembered only briefly, so a meter created in another process is seen soon.
+    ttl = settings.FLUXBILL_LOOKUP_CACHE_SECONDS if ref is not None else min(1.0, settings.FLUXBILL_LOOKUP_CACHE_SECONDS)
     with _lock:
-        _meters[key] = (now + settings.FLUXBILL_LOOKUP_CACHE_SECONDS, ref)
+        _meters[key] = (now + ttl, ref)
     return ref
 
 

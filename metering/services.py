@@ -43,6 +43,7 @@ class PendingEvent:
     properties: dict
     source: str = ""
     customer_id: uuid.UUID | None = None
+    properties_json: str | None = None
 
 
 @dataclass
@@ -98,6 +99,7 @@ def parse_fluxrate_event(data, *, now: datetime, by: str) -> PendingEvent:
     qty = validation.quantity(data.get("quantity"), "quantity", positive=True)
     metadata = validation.properties(data.get("metadata"), "metadata")
     _check_unique_value(meter, metadata, "metadata")
+    metadata_json = _properties_json(metadata, "metadata")
     return PendingEvent(
         meter=meter,
         external_customer_id=external_id or "",
@@ -106,6 +108,7 @@ def parse_fluxrate_event(data, *, now: datetime, by: str) -> PendingEvent:
         idempotency_key=validation.text(data, "idempotency_key"),
         properties=metadata,
         source=validation.text(data, "source") or "",
+        properties_json=metadata_json,
     )
 
 
@@ -166,6 +169,7 @@ def parse_flexprice_event(data, *, now: datetime, where: str = "") -> PendingEve
     else:
         _check_unique_value(meter, props, "properties")
         qty = Decimal(1)
+    props_json = _properties_json(props, "properties")
     return PendingEvent(
         meter=meter,
         external_customer_id=external_id,
@@ -174,6 +178,7 @@ def parse_flexprice_event(data, *, now: datetime, where: str = "") -> PendingEve
         idempotency_key=validation.text(data, "event_id"),
         properties=props,
         source=validation.text(data, "source") or "",
+        properties_json=props_json,
     )
 
 
@@ -270,6 +275,15 @@ def _json_number(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _properties_json(props: dict, field_name: str) -> str:
+    """The stored JSON text, made while the event is judged: a number PostgreSQL's jsonb cannot hold
+    (beyond float range, e.g. 1e400) rejects this one event instead of failing the batch's INSERT."""
+    try:
+        return json.dumps(props, default=_json_number, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise EventRejected(f"{field_name} holds a number too large to store", field_name) from None
+
+
 def events_store(pending: list[PendingEvent]) -> StoreResult:
     """Insert a batch in one statement; keyed events already stored (or repeated in the batch) are duplicates."""
     columns: list[list] = [[], [], [], [], [], [], []]
@@ -279,7 +293,8 @@ def events_store(pending: list[PendingEvent]) -> StoreResult:
         columns[2].append(p.quantity)
         columns[3].append(p.timestamp)
         columns[4].append(p.idempotency_key)
-        columns[5].append(json.dumps(p.properties, default=_json_number, ensure_ascii=False))
+        props_json = p.properties_json
+        columns[5].append(props_json if props_json is not None else _properties_json(p.properties, "properties"))
         columns[6].append(p.source)
     try:
         with connection.cursor() as cursor:

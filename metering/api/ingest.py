@@ -180,6 +180,7 @@ class BulkEventIngestView(_IngestView):
         accepted_any = outcome.accepted or outcome.duplicates
         if not accepted_any:
             answer["error"] = answer.get("errors", "No events accepted")
+            answer["field"] = "events"
         return Response(answer, status=status.HTTP_202_ACCEPTED if accepted_any else status.HTTP_400_BAD_REQUEST)
 
 
