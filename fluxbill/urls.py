@@ -2,10 +2,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from fluxbill.core.health import healthz, readyz
+
 admin.site.site_header = "Fluxbill administration"
 admin.site.site_title = "Fluxbill"
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("fluxbill.api_router")),
     path("", include("fluxbill.core.urls")),

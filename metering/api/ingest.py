@@ -128,6 +128,18 @@ class UsageView(TrackView):
         return super().post(request)
 
 
+_BULK_ANSWER = inline_serializer(
+    "BulkEventsAnswer",
+    {
+        "message": serializers.CharField(),
+        "accepted": serializers.CharField(),
+        "duplicates": serializers.CharField(),
+        "rejected": serializers.CharField(),
+        "errors": serializers.CharField(required=False),
+        "results": serializers.ListField(child=serializers.CharField(), required=False),
+    },
+)
+
 _ACCEPTED = inline_serializer("EventAccepted", {"event_id": serializers.CharField(), "message": serializers.CharField()})
 
 
@@ -151,7 +163,7 @@ class BulkEventIngestView(_IngestView):
     @extend_schema(
         request=BulkEventsRequest,
         parameters=[OpenApiParameter("detail", bool, description="Add `results`: one entry per event.")],
-        responses={202: serializers.DictField(child=serializers.CharField())},
+        responses={202: _BULK_ANSWER, 400: _BULK_ANSWER},
     )
     def post(self, request):
         body = request.data

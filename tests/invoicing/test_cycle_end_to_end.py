@@ -21,6 +21,7 @@ from fluxbill.celery import app
 from invoicing import tasks
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
+from tests.celery_broker import celery_broker
 from tests.factories import CustomerFactory, FixedChargeFactory, MeterFactory, PlanFactory, SubscriptionFactory, UsageChargeFactory
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -63,13 +64,11 @@ def smtp_server(settings):
 @pytest.fixture
 def redis_worker(settings):
     settings.FLUXBILL_INVOICE_GRACE_PERIOD = 0
-    previous = app.conf.broker_url
-    app.conf.broker_url = REDIS_URL
-    app.conf.broker_transport_options = {}
     redis.Redis.from_url(REDIS_URL).flushdb()
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
-        yield app
-    app.conf.broker_url = previous
+    with celery_broker(REDIS_URL):
+        assert app.connection_for_write().as_uri().startswith("redis://")
+        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
+            yield app
 
 
 def _wait_for(predicate, timeout=60.0, every=0.2):
@@ -141,6 +140,9 @@ def test_period_end_is_drafted_finalized_and_emailed_by_the_worker(smtp_server, 
     assert "$8.00" in parts["text/plain"].get_payload(decode=True).decode()
     pdf = parts["application/pdf"].get_payload(decode=True)
     assert pdf.startswith(b"%PDF")
+
+    # The tasks really travelled through Redis.
+    assert redis.Redis.from_url(REDIS_URL).exists("_kombu.binding.celery")
 
     # A second sweep after success sends nothing more.
     tasks.send_pending_emails.delay()
