@@ -11,7 +11,9 @@ from .services import Actor, EmailResult, invoice_email_send, invoices_finalize_
 
 @shared_task(name="invoicing.rollover_subscriptions")
 def rollover_subscriptions() -> int:
-    return subscriptions_rollover(now=timezone.now(), actor=Actor.task("rollover"))
+    return subscriptions_rollover(
+        now=timezone.now(), actor=Actor.task("rollover"), batch_size=settings.FLUXBILL_ROLLOVER_BATCH_SIZE
+    )
 
 
 @shared_task(name="invoicing.finalize_due_invoices")

@@ -15,6 +15,6 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = False
 # Tasks enqueued by services (emails after finalize) stay in this process; the end-to-end test
 # points the app at Redis and runs a real worker.
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = _env.env.str("CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405
