@@ -40,8 +40,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw_key = request.META.get("HTTP_X_API_KEY")
         if raw_key is None:
             return None
+        view = request.parser_context.get("view") if request.parser_context else None
+        # Ingestion views opt in to a key checked within the last few seconds: one query less per event.
+        cached = request.method == "POST" and getattr(view, "accepts_cached_api_key", False)
         try:
-            key = api_key_authenticate(raw_key=raw_key.strip(), now=timezone.now())
+            key = api_key_authenticate(raw_key=raw_key.strip(), now=timezone.now(), cached=cached)
         except KeyRejected as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from exc
         return ApiKeyPrincipal(key), key

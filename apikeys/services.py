@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from fluxbill.core.errors import DomainError, InvalidInput, InvalidTransition
 
@@ -89,15 +91,27 @@ def api_key_revoke(*, key: ApiKey, now: datetime) -> ApiKey:
         raise InvalidTransition(f"API key was already revoked at {locked.revoked_at.isoformat()}")
     locked.revoked_at = now
     locked.save(update_fields=["revoked_at"])
+    # This process stops accepting the key at once; others within FLUXBILL_API_KEY_CACHE_SECONDS.
+    forget_cached_key(locked.key_hash)
+    transaction.on_commit(lambda: forget_cached_key(locked.key_hash))
     return locked
 
 
-def api_key_authenticate(*, raw_key: str, now: datetime) -> ApiKey:
-    """Find the key for a presented secret, or raise KeyRejected saying why."""
+def api_key_authenticate(*, raw_key: str, now: datetime, cached: bool = False) -> ApiKey:
+    """Find the key for a presented secret, or raise KeyRejected saying why.
+
+    With `cached`, a key read from the database in the last FLUXBILL_API_KEY_CACHE_SECONDS is
+    reused (the ingestion endpoints ask for this: no query per event). Revocation, expiry and
+    scopes are still checked on every call, against that copy.
+    """
     if not raw_key:
         raise KeyRejected("Missing API key")
     digest = hash_key(raw_key)
-    key = ApiKey.objects.filter(key_hash=digest).first()
+    key = _cached_key(digest) if cached else None
+    if key is None:
+        key = _key_by_hash(digest)
+        if cached and key is not None:
+            _remember_key(key)
     # The lookup is by hash; comparing again in constant time keeps timing independent of the match.
     if key is None or not hmac.compare_digest(key.key_hash, digest):
         raise KeyRejected("Invalid API key")
@@ -107,6 +121,52 @@ def api_key_authenticate(*, raw_key: str, now: datetime) -> ApiKey:
         raise KeyRejected("API key has expired")
     api_key_touch(key=key, now=now)
     return key
+
+
+def _key_by_hash(digest: str) -> ApiKey | None:
+    """One index probe in hand-written SQL: this runs on every API request, and building the
+    equivalent ORM query costs more CPU than PostgreSQL spends answering it."""
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_SQL, [digest])
+        row = cursor.fetchone()
+    return ApiKey.from_db(connection.alias, _KEY_FIELDS, row) if row else None
+
+
+_KEY_FIELDS = [f.attname for f in ApiKey._meta.concrete_fields]
+_KEY_SQL = "SELECT {} FROM {} WHERE key_hash = %s".format(
+    ", ".join(f.column for f in ApiKey._meta.concrete_fields), ApiKey._meta.db_table
+)
+
+# key_hash → (monotonic deadline, key). Only keys that exist are kept, so random secrets cannot fill it.
+_key_cache: dict[str, tuple[float, ApiKey]] = {}
+_key_cache_lock = threading.Lock()
+_KEY_CACHE_LIMIT = 10_000
+
+
+def _cached_key(digest: str) -> ApiKey | None:
+    hit = _key_cache.get(digest)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
+def _remember_key(key: ApiKey) -> None:
+    seconds = settings.FLUXBILL_API_KEY_CACHE_SECONDS
+    if seconds <= 0:
+        return
+    with _key_cache_lock:
+        if len(_key_cache) >= _KEY_CACHE_LIMIT:
+            _key_cache.clear()
+        _key_cache[key.key_hash] = (time.monotonic() + seconds, key)
+
+
+def forget_cached_key(digest: str | None = None) -> None:
+    """Drop one cached key (by its hash), or all of them."""
+    with _key_cache_lock:
+        if digest is None:
+            _key_cache.clear()
+        else:
+            _key_cache.pop(digest, None)
 
 
 def api_key_touch(*, key: ApiKey, now: datetime) -> None:

@@ -146,6 +146,13 @@ def _volume(units: Decimal, tiers: list[Tier]) -> tuple[Decimal, Decimal, list[d
     raise AssertionError("validated tiers always end with an open tier")
 
 
+def _tier_list(tiers) -> list[Tier]:
+    """Tiers as parse_tiers returns them; already-parsed tiers pass as they are."""
+    if isinstance(tiers, list) and tiers and all(isinstance(tier, Tier) for tier in tiers):
+        return tiers
+    return parse_tiers(tiers)
+
+
 def price_usage(
     *,
     pricing_model: str,
@@ -169,10 +176,10 @@ def price_usage(
     elif pricing_model == PricingModel.PER_UNIT:
         raw = billable * unit_price
     elif pricing_model == PricingModel.GRADUATED:
-        raw, breakdown = _graduated(billable, parse_tiers(tiers))
+        raw, breakdown = _graduated(billable, _tier_list(tiers))
         shown_unit_price = None
     elif pricing_model == PricingModel.VOLUME:
-        raw, shown_unit_price, breakdown = _volume(billable, parse_tiers(tiers))
+        raw, shown_unit_price, breakdown = _volume(billable, _tier_list(tiers))
     elif pricing_model == PricingModel.PACKAGE:
         packages = (billable / package_size).to_integral_value(rounding=ROUND_CEILING)
         raw = packages * package_price
@@ -196,13 +203,29 @@ def price_usage(
     )
 
 
+def _charge_tiers(charge):
+    """The charge's tiers, parsed once per loaded charge (a rollover prices the same few charges for
+    thousands of subscriptions). Tiers that do not parse are passed on raw, for price_usage to
+    reject if, and only if, it needs them."""
+    if charge.pricing_model not in (PricingModel.GRADUATED, PricingModel.VOLUME):
+        return charge.tiers
+    cached = charge.__dict__.get("_parsed_tiers")
+    if cached is None or cached[0] is not charge.tiers:
+        try:
+            cached = (charge.tiers, parse_tiers(charge.tiers))
+        except InvalidInput:
+            return charge.tiers
+        charge.__dict__["_parsed_tiers"] = cached
+    return cached[1]
+
+
 def price_charge(charge, quantity: Decimal, currency: str) -> PricedUsage:
     return price_usage(
         pricing_model=charge.pricing_model,
         quantity=quantity,
         currency=currency,
         unit_price=charge.unit_price,
-        tiers=charge.tiers,
+        tiers=_charge_tiers(charge),
         package_size=charge.package_size,
         package_price=charge.package_price,
         free_units=charge.free_units,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from fluxbill.core.db import unique_or_conflict
-from fluxbill.core.errors import InvalidInput
+from fluxbill.core.errors import Conflict, InvalidInput, NotFound
 from fluxbill.core.money import is_representable, is_valid_currency
 from metering import lookups
 from metering.choices import AGGREGATION_ALIASES, AggregationType
@@ -15,7 +15,7 @@ from metering.models import Meter
 
 from .choices import ChargeType, PlanType, PricingModel
 from .models import Charge, Plan
-from .pricing import parse_tiers
+from .pricing import PricedUsage, parse_tiers, price_usage
 
 # Meters whose quantity is read from an event property need to know which one.
 _NEEDS_PROPERTY = {AggregationType.SUM, AggregationType.MAX, AggregationType.MIN, AggregationType.AVG, AggregationType.LATEST}
@@ -197,17 +197,81 @@ def charge_create(
         charge.display_name = charge.display_name or "Subscription fee"
     else:
         charge.meter = _require(meter, "meter_id", "a USAGE charge prices a meter's usage")
-        model = pricing_model or PricingModel.PER_UNIT
-        charge.pricing_model = model
-        if model == PricingModel.PER_UNIT:
-            charge.unit_price = _require(unit_price, "unit_price", "per_unit pricing")
-        elif model in (PricingModel.GRADUATED, PricingModel.VOLUME):
-            charge.tiers = [tier.as_json() for tier in parse_tiers(_require(tiers, "tiers", f"{model} pricing"))]
-        elif model == PricingModel.PACKAGE:
-            charge.package_size = _require(package_size, "package_size", "package pricing")
-            charge.package_price = _require(package_price, "package_price", "package pricing")
-            if charge.package_size <= 0:
-                raise InvalidInput("package_size must be greater than 0", field="package_size")
+        pricing = _usage_pricing(
+            pricing_model=pricing_model,
+            unit_price=unit_price,
+            tiers=tiers,
+            package_size=package_size,
+            package_price=package_price,
+        )
+        for key, value in pricing.items():
+            setattr(charge, key, value)
         charge.display_name = charge.display_name or meter.name
     charge.save()
     return charge
+
+
+def _usage_pricing(*, pricing_model, unit_price, tiers, package_size, package_price) -> dict:
+    """The fields a usage pricing model needs, checked complete: shared by charges and their previews."""
+    model = pricing_model or PricingModel.PER_UNIT
+    fields: dict = {"pricing_model": model}
+    if model == PricingModel.PER_UNIT:
+        fields["unit_price"] = _require(unit_price, "unit_price", "per_unit pricing")
+    elif model in (PricingModel.GRADUATED, PricingModel.VOLUME):
+        fields["tiers"] = [tier.as_json() for tier in parse_tiers(_require(tiers, "tiers", f"{model} pricing"))]
+    elif model == PricingModel.PACKAGE:
+        fields["package_size"] = _require(package_size, "package_size", "package pricing")
+        fields["package_price"] = _require(package_price, "package_price", "package pricing")
+        if fields["package_size"] <= 0:
+            raise InvalidInput("package_size must be greater than 0", field="package_size")
+    else:
+        raise InvalidInput(
+            f"pricing_model must be one of {', '.join(PricingModel.values)}, got {model!r}", field="pricing_model"
+        )
+    return fields
+
+
+def charge_preview(
+    *,
+    currency: str,
+    quantity: Decimal | None,
+    pricing_model: str | None = None,
+    unit_price: Decimal | None = None,
+    tiers: list | None = None,
+    package_size: Decimal | None = None,
+    package_price: Decimal | None = None,
+    free_units: Decimal | None = None,
+) -> PricedUsage:
+    """What `quantity` units would cost under unsaved usage pricing, priced by the code invoices use."""
+    if quantity is None:
+        raise InvalidInput("Missing required field: quantity (the units to price)", field="quantity")
+    if quantity < 0:
+        raise InvalidInput("quantity must not be negative", field="quantity")
+    pricing = _usage_pricing(
+        pricing_model=pricing_model,
+        unit_price=unit_price,
+        tiers=tiers,
+        package_size=package_size,
+        package_price=package_price,
+    )
+    return price_usage(quantity=quantity, currency=currency, free_units=free_units or Decimal(0), **pricing)
+
+
+@transaction.atomic
+def plan_delete(*, plan: Plan) -> None:
+    """Delete a plan nobody ever subscribed to, with its charges.
+
+    A plan with subscriptions, even ended ones, stays: their periods and invoices refer to it.
+    Archive it instead (plan_update with active=False): it then takes no new subscriptions.
+    """
+    # FOR UPDATE also blocks a subscription being created on the plan until this commits.
+    locked = Plan.objects.select_for_update().filter(pk=plan.pk).first()
+    if locked is None:
+        raise NotFound(f"Plan '{plan.pk}' not found")
+    if locked.subscriptions.exists():
+        raise Conflict(
+            f"Plan '{locked.name}' has subscriptions, so it cannot be deleted: archive it instead "
+            "(edit the plan and untick Active) so that no new customer can subscribe",
+            field="active",
+        )
+    locked.delete()

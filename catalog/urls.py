@@ -1,11 +1,17 @@
-"""Dashboard pages (placeholder routes until the pages land)."""
+"""Dashboard pages: plans, their charges, and the price preview."""
 
 from django.urls import path
 
-from fluxbill.core.views import overview
+from . import views
 
 app_name = "catalog"
 
 urlpatterns = [
-    path("plans/", overview, name="plan-list"),
+    path("plans/", views.plan_list, name="plan-list"),
+    path("plans/new/", views.plan_create, name="plan-create"),
+    path("plans/<uuid:pk>/", views.plan_detail, name="plan-detail"),
+    path("plans/<uuid:pk>/edit/", views.plan_edit, name="plan-edit"),
+    path("plans/<uuid:pk>/delete/", views.plan_delete, name="plan-delete"),
+    path("plans/<uuid:pk>/charges/new/", views.charge_create, name="charge-create"),
+    path("plans/<uuid:pk>/charges/preview/", views.charge_preview, name="charge-preview"),
 ]

@@ -47,8 +47,18 @@ def period_index_at(anchor: datetime, interval: str, instant: datetime) -> int:
 
 def period_at(anchor: datetime, interval: str, instant: datetime) -> tuple[datetime, datetime]:
     """The period [start, end) that contains `instant`."""
-    n = period_index_at(anchor, interval, instant)
-    return boundary(anchor, interval, n), boundary(anchor, interval, n + 1)
+    # period_index_at's walk, keeping the boundaries it computes: the rollover calls this for
+    # every subscription, and calendar arithmetic is most of its cost.
+    n = _estimate_index(anchor, interval, instant)
+    start = boundary(anchor, interval, n)
+    while start > instant:
+        n -= 1
+        start = boundary(anchor, interval, n)
+    end = boundary(anchor, interval, n + 1)
+    while end <= instant:
+        n += 1
+        start, end = end, boundary(anchor, interval, n + 1)
+    return start, end
 
 
 def next_period(anchor: datetime, interval: str, period_end: datetime) -> tuple[datetime, datetime]:

@@ -15,6 +15,12 @@ from .models import Customer, Subscription
 from .periods import period_at
 
 
+# Rollover bills every period since the start, one invoice each: a start decades back is a typo, not a
+# migration, and periods near year 9999 cannot be computed (nor years before 1000 written as RFC 3339).
+MAX_BACKDATE_YEARS = 10
+MAX_START_AHEAD_YEARS = 1
+
+
 def _customer_conflict(external_id: str) -> dict:
     return {"external_id": (f"A customer with external_id '{external_id}' already exists", "external_id")}
 
@@ -63,6 +69,10 @@ def subscription_create(
             field="billing_interval",
         )
     start = start_date or now
+    if start < now - timedelta(days=366 * MAX_BACKDATE_YEARS):
+        raise InvalidInput(f"start_date may be at most {MAX_BACKDATE_YEARS} years in the past", field="start_date")
+    if start > now + timedelta(days=366 * MAX_START_AHEAD_YEARS):
+        raise InvalidInput(f"start_date may be at most {MAX_START_AHEAD_YEARS} year in the future", field="start_date")
     first_start, first_end = period_at(start, plan.billing_interval, start)
     trial_end = start + timedelta(days=plan.trial_days) if plan.trial_days else None
     in_trial = trial_end is not None and now < trial_end
@@ -94,7 +104,8 @@ def subscription_cancel(*, subscription: Subscription, now: datetime, at_period_
         locked.status = SubscriptionStatus.ENDED
         locked.ended_at = now
     elif at_period_end:
-        locked.cancel_at = locked.current_period_end
+        # The stored period lags while rollover is behind; the period that contains `now` runs out.
+        locked.cancel_at = max(locked.current_period_end, period_at(locked.start_date, locked.billing_interval, now)[1])
     else:
         locked.cancel_at = now
         locked.current_period_end = min(now, locked.current_period_end)

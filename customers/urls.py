@@ -1,12 +1,19 @@
-"""Dashboard pages (placeholder routes until the pages land)."""
+"""Dashboard pages: customers and subscriptions."""
 
 from django.urls import path
 
-from fluxbill.core.views import overview
+from . import views
 
 app_name = "customers"
 
 urlpatterns = [
-    path("customers/", overview, name="customer-list"),
-    path("subscriptions/", overview, name="subscription-list"),
+    path("customers/", views.customer_list, name="customer-list"),
+    path("customers/new/", views.customer_create, name="customer-create"),
+    path("customers/<uuid:pk>/", views.customer_detail, name="customer-detail"),
+    path("customers/<uuid:pk>/edit/", views.customer_edit, name="customer-edit"),
+    path("subscriptions/", views.subscription_list, name="subscription-list"),
+    path("subscriptions/new/", views.subscription_create, name="subscription-create"),
+    path("subscriptions/<uuid:pk>/", views.subscription_detail, name="subscription-detail"),
+    path("subscriptions/<uuid:pk>/cancel/", views.subscription_cancel, name="subscription-cancel"),
+    path("subscriptions/<uuid:pk>/interim/", views.subscription_interim, name="subscription-interim"),
 ]

@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include("apikeys.urls")),
 ]
 
+handler404 = "fluxbill.core.views.not_found"
+
 if settings.FLUXBILL_BENCH_PLAIN_VIEW:
     from fluxbill.core.views import bench_plain
 

@@ -9,6 +9,7 @@ An aggregation over no events is 0.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -73,11 +74,41 @@ class UsageWindow:
     end: datetime
 
 
+_WINDOW_EVENTS = """
+    FROM metering_usageevent e
+    WHERE e.customer_id = w.customer_id AND e.meter_id = w.meter_id
+      AND e.timestamp >= w.start_at AND e.timestamp < w.end_at
+"""
+
+# LATEST over a window as the latest event itself rather than an aggregate over all of them: the
+# greatest timestamp comes from the index alone, then only the events at that instant are read
+# (greatest id first, as the aggregate orders ties). The aggregate form fetches every event of
+# the window from the table; the planner, guessing one event per window, does not see the shortcut.
+_LATEST_IN_WINDOW = f"""
+    SELECT COALESCE((
+        SELECT l.quantity
+        FROM metering_usageevent l
+        WHERE l.customer_id = w.customer_id AND l.meter_id = w.meter_id
+          AND l.timestamp = (SELECT MAX(e.timestamp) {_WINDOW_EVENTS})
+        ORDER BY l.id DESC
+        LIMIT 1
+    ), 0) AS value
+"""
+
+
+def _window_query(aggregation_type: str) -> str:
+    if aggregation_type == AggregationType.LATEST:
+        return _LATEST_IN_WINDOW
+    expression = aggregate_expression(aggregation_type).replace("%(unique_property)s", "w.prop")
+    return f"SELECT {expression} AS value {_WINDOW_EVENTS}"
+
+
 def aggregate_usage_batch(windows: list[UsageWindow]) -> dict[UsageWindow, Decimal]:
     """Answer many windows with one statement per aggregation type present in the batch.
 
-    Each window becomes a row of an unnest(); a LATERAL subquery aggregates its events through
-    the (customer, meter, timestamp) index, so a batch costs one round trip, not one per window.
+    The windows travel as one JSON array, a row each; a LATERAL subquery aggregates each window's
+    events through the (customer, meter, timestamp) index, so a batch costs one round trip, not
+    one per window.
     """
     answers: dict[UsageWindow, Decimal] = {}
     by_type: dict[str, list[UsageWindow]] = {}
@@ -85,26 +116,22 @@ def aggregate_usage_batch(windows: list[UsageWindow]) -> dict[UsageWindow, Decim
         by_type.setdefault(window.aggregation_type, []).append(window)
     with connection.cursor() as cursor:
         for aggregation_type, group in by_type.items():
-            expression = aggregate_expression(aggregation_type).replace("%(unique_property)s", "w.prop")
+            document = json.dumps(
+                [
+                    [str(w.customer_id), str(w.meter_id), w.start.isoformat(), w.end.isoformat(), w.unique_property]
+                    for w in group
+                ]
+            )
             cursor.execute(
                 f"""
                 SELECT w.idx, a.value
-                FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::text[])
-                     WITH ORDINALITY AS w(customer_id, meter_id, start_at, end_at, prop, idx)
-                CROSS JOIN LATERAL (
-                    SELECT {expression} AS value
-                    FROM metering_usageevent e
-                    WHERE e.customer_id = w.customer_id AND e.meter_id = w.meter_id
-                      AND e.timestamp >= w.start_at AND e.timestamp < w.end_at
-                ) a
+                FROM (
+                    SELECT (r->>0)::uuid, (r->>1)::uuid, (r->>2)::timestamptz, (r->>3)::timestamptz, r->>4, idx
+                    FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(r, idx)
+                ) AS w(customer_id, meter_id, start_at, end_at, prop, idx)
+                CROSS JOIN LATERAL ({_window_query(aggregation_type)}) a
                 """,
-                [
-                    [w.customer_id for w in group],
-                    [w.meter_id for w in group],
-                    [w.start for w in group],
-                    [w.end for w in group],
-                    [w.unique_property for w in group],
-                ],
+                [document],
             )
             for idx, value in cursor.fetchall():
                 answers[group[idx - 1]] = _decimal(value)

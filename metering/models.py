@@ -75,3 +75,28 @@ class UsageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter_id} {self.customer_id} {self.quantity} @ {self.timestamp.isoformat()}"
+
+
+class RejectedEvent(models.Model):
+    """One ingestion attempt the API refused (a 4xx), kept so the event debugger can show why.
+
+    A bounded log, not history: `metering.services.rejection_record` prunes rows older than a day
+    and beyond the newest few thousand, so the table never grows with traffic.
+    """
+
+    PAYLOAD_MAX_CHARS = 2048
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField()
+    endpoint = models.CharField(max_length=200)
+    api_key_prefix = models.CharField(max_length=32, blank=True, default="")
+    error = models.TextField()
+    field = models.CharField(max_length=200, blank=True, default="")
+    payload = models.TextField(blank=True, default="", help_text="The start of the rejected JSON (at most 2 KB).")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="rejected_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}: {self.error}"

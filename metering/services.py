@@ -8,19 +8,22 @@ concurrent retries of one key store one event whatever the timing.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, connection
+from django.db import DatabaseError, IntegrityError, connection
 
 from . import lookups, validation
 from .aggregation import unique_property
 from .choices import AggregationType
 from .lookups import MeterRef
-from .models import UsageEvent
+from .models import RejectedEvent, UsageEvent
 from .validation import EventRejected, EventTargetNotFound
+
+logger = logging.getLogger(__name__)
 
 _QUANTITY_FROM_PROPERTY = {
     AggregationType.SUM,
@@ -52,6 +55,8 @@ class StoreResult:
 
     ids: list[int | None] = field(default_factory=list)
     duplicate: list[bool] = field(default_factory=list)
+    # With events_store(..., full_rows=True): the stored event per index, None for a duplicate.
+    events: list[UsageEvent | None] = field(default_factory=list)
 
 
 def _active_meter(meter: MeterRef | None, label: str, field_name: str) -> MeterRef:
@@ -122,14 +127,12 @@ def event_track(*, data, now: datetime, by: str = "token") -> tuple[UsageEvent, 
     else:
         raw_customer = validation.text(data, "customer_id", required=True)
         pending.customer_id = _existing_customer_id(raw_customer)
-    result = events_store([pending])
-    event_id = result.ids[0]
-    if event_id is None:
+    result = events_store([pending], full_rows=True)
+    event = result.events[0]
+    if event is None:
         event = UsageEvent.objects.get(
             meter_id=pending.meter.id, customer_id=pending.customer_id, idempotency_key=pending.idempotency_key
         )
-    else:
-        event = UsageEvent.objects.get(pk=event_id)
     return event, result.duplicate[0]
 
 
@@ -257,15 +260,25 @@ def event_ingest_bulk(*, events: list, now: datetime) -> BulkOutcome:
 
 # --- The one write --------------------------------------------------------------------
 
+# The batch travels as one JSON array of rows: psycopg adapts a Python list into an array parameter
+# value by value in Python (seven arrays cost ~25 µs per event), while json.dumps is one C call;
+# PostgreSQL spends about the same unpacking either.
 _INSERT = """
     INSERT INTO metering_usageevent
         (meter_id, customer_id, quantity, timestamp, idempotency_key, properties, source, created_at)
-    SELECT u.meter_id, u.customer_id, u.quantity, u.ts, u.idem, u.props::jsonb, u.source, now()
-    FROM unnest(%s::uuid[], %s::uuid[], %s::numeric[], %s::timestamptz[], %s::text[], %s::text[], %s::text[])
-        AS u(meter_id, customer_id, quantity, ts, idem, props, source)
+    SELECT (e->>0)::uuid, (e->>1)::uuid, (e->>2)::numeric, (e->>3)::timestamptz, e->>4, (e->>5)::jsonb, e->>6, now()
+    FROM jsonb_array_elements(%s::jsonb) AS e
     ON CONFLICT (meter_id, customer_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, meter_id, customer_id, idempotency_key
+    RETURNING id, meter_id::text, customer_id::text, idempotency_key
 """
+# The same, returning whole rows so /sdk/track answers without reading the event back.
+_INSERT_FULL = _INSERT.replace(
+    "RETURNING id, meter_id::text, customer_id::text, idempotency_key",
+    "RETURNING id, meter_id::text, customer_id::text, idempotency_key, quantity, timestamp, properties, source, created_at",
+)
+_FULL_ROW_FIELDS = (
+    "id", "meter_id", "customer_id", "idempotency_key", "quantity", "timestamp", "properties", "source", "created_at"
+)  # fmt: skip
 
 
 def _json_number(value):
@@ -275,48 +288,156 @@ def _json_number(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# One encoder for every event: json.dumps with options builds a new JSONEncoder per call.
+_PROPERTIES_ENCODER = json.JSONEncoder(default=_json_number, ensure_ascii=False, allow_nan=False)
+
+
 def _properties_json(props: dict, field_name: str) -> str:
     """The stored JSON text, made while the event is judged: a number PostgreSQL's jsonb cannot hold
     (beyond float range, e.g. 1e400) rejects this one event instead of failing the batch's INSERT."""
     try:
-        return json.dumps(props, default=_json_number, ensure_ascii=False, allow_nan=False)
+        return _PROPERTIES_ENCODER.encode(props)
     except ValueError:
         raise EventRejected(f"{field_name} holds a number too large to store", field_name) from None
 
 
-def events_store(pending: list[PendingEvent]) -> StoreResult:
-    """Insert a batch in one statement; keyed events already stored (or repeated in the batch) are duplicates."""
-    columns: list[list] = [[], [], [], [], [], [], []]
-    for p in pending:
-        columns[0].append(p.meter.id)
-        columns[1].append(p.customer_id)
-        columns[2].append(p.quantity)
-        columns[3].append(p.timestamp)
-        columns[4].append(p.idempotency_key)
-        props_json = p.properties_json
-        columns[5].append(props_json if props_json is not None else _properties_json(p.properties, "properties"))
-        columns[6].append(p.source)
+def events_store(pending: list[PendingEvent], *, full_rows: bool = False) -> StoreResult:
+    """Insert a batch in one statement; keyed events already stored (or repeated in the batch) are duplicates.
+
+    With `full_rows`, `result.events` holds the stored UsageEvent per index (None for a duplicate).
+    """
+    # Ids as text both ways: matching rows back on strings avoids hashing uuid.UUID objects in Python.
+    targets = [(str(p.meter.id), str(p.customer_id)) for p in pending]
+    document = json.dumps(
+        [
+            [
+                meter_id,
+                customer_id,
+                str(p.quantity),
+                p.timestamp.isoformat(),
+                p.idempotency_key,
+                p.properties_json if p.properties_json is not None else _properties_json(p.properties, "properties"),
+                p.source,
+            ]
+            for (meter_id, customer_id), p in zip(targets, pending)
+        ],
+        ensure_ascii=False,
+    )
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_INSERT, columns)
+            cursor.execute(_INSERT_FULL if full_rows else _INSERT, [document])
             rows = cursor.fetchall()
     except IntegrityError:
         # A cached customer id that no longer exists (customer deleted): forget and let the client retry.
         lookups.forget_customers()
         raise
-    unkeyed_ids = [row[0] for row in rows if row[3] is None]
-    keyed = {(row[1], row[2], row[3]): row[0] for row in rows if row[3] is not None}
+    # Rows come back in insertion order, which is the batch's order.
+    unkeyed = [row for row in rows if row[3] is None]
+    keyed = {(row[1], row[2], row[3]): row for row in rows if row[3] is not None}
     result = StoreResult()
-    unkeyed_iter = iter(unkeyed_ids)
-    for p in pending:
+    unkeyed_iter = iter(unkeyed)
+    for (meter_id, customer_id), p in zip(targets, pending):
         if p.idempotency_key is None:
-            result.ids.append(next(unkeyed_iter))
-            result.duplicate.append(False)
-            continue
-        row_id = keyed.pop((p.meter.id, p.customer_id, p.idempotency_key), None)
-        result.ids.append(row_id)
-        result.duplicate.append(row_id is None)
+            row = next(unkeyed_iter)
+        else:
+            row = keyed.pop((meter_id, customer_id, p.idempotency_key), None)
+        result.ids.append(row[0] if row is not None else None)
+        result.duplicate.append(row is None)
+        if full_rows:
+            result.events.append(_event_from_row(row) if row is not None else None)
     return result
+
+
+def _event_from_row(row: tuple) -> UsageEvent:
+    """A UsageEvent as the ORM would load it from a RETURNING row (jsonb arrives as text, as for the ORM)."""
+    by_name = dict(zip(_FULL_ROW_FIELDS, row))
+    by_name["meter_id"] = uuid.UUID(by_name["meter_id"])
+    by_name["customer_id"] = uuid.UUID(by_name["customer_id"])
+    by_name["properties"] = _PROPERTIES_FIELD.from_db_value(by_name["properties"], None, connection)
+    return UsageEvent.from_db(connection.alias, _MODEL_FIELDS, [by_name[name] for name in _MODEL_FIELDS])
+
+
+_PROPERTIES_FIELD = UsageEvent._meta.get_field("properties")
+_MODEL_FIELDS = [f.attname for f in UsageEvent._meta.concrete_fields]
+
+
+# --- Rejected attempts: a bounded log for the event debugger ------------------------------------
+
+REJECTED_KEEP_FOR = timedelta(hours=24)
+REJECTED_KEEP_ROWS = 5000
+REJECTED_PER_REQUEST = 10
+# Pruning runs when a new row's id is a multiple of this: about once per hundred rejections,
+# in whichever process wrote that row, so no schedule is needed and the happy path pays nothing.
+REJECTED_PRUNE_EVERY = 100
+
+
+def _excerpt(payload) -> str:
+    """The first 2 KB of the payload as JSON, encoded only as far as needed (bodies can be 1 MB)."""
+    if payload is None:
+        return ""
+    if isinstance(payload, str):
+        return payload[: RejectedEvent.PAYLOAD_MAX_CHARS]
+    limit = RejectedEvent.PAYLOAD_MAX_CHARS
+    parts: list[str] = []
+    size = 0
+    try:
+        for chunk in json.JSONEncoder(default=_excerpt_default, ensure_ascii=False).iterencode(payload):
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    except (TypeError, ValueError):
+        return repr(payload)[:limit]
+    return "".join(parts)[:limit]
+
+
+def _excerpt_default(value):
+    return str(value) if isinstance(value, Decimal) else repr(value)
+
+
+def rejection_record(
+    *, endpoint: str, error: str, field: str | None = None, payload=None, key=None, now: datetime
+) -> None:
+    """Log one refused ingestion attempt (see `rejections_record`)."""
+    rejections_record(endpoint=endpoint, rejections=[(error, field, payload)], key=key, now=now)
+
+
+def rejections_record(*, endpoint: str, rejections: list[tuple], key=None, now: datetime) -> None:
+    """Log refused events, (error, field, payload) each, at most REJECTED_PER_REQUEST per call, in one INSERT.
+
+    `key` is the request's API key (anything with a `prefix`), or None. Never raises for a database
+    problem: a client's 4xx answer must not turn into a 500 because the debugging log failed.
+    """
+    prefix = str(getattr(key, "prefix", "") or "")[:32]
+    rows = [
+        RejectedEvent(
+            created_at=now,
+            endpoint=str(endpoint)[:200],
+            api_key_prefix=prefix,
+            error=str(error),
+            field=str(field_name or "")[:200],
+            payload=_excerpt(payload),
+        )
+        for error, field_name, payload in rejections[:REJECTED_PER_REQUEST]
+    ]
+    if not rows:
+        return
+    try:
+        created = RejectedEvent.objects.bulk_create(rows)
+        if any(row.pk % REJECTED_PRUNE_EVERY == 0 for row in created):
+            rejected_prune(now=now)
+    except DatabaseError:
+        logger.exception("Could not record a rejected event")
+
+
+def rejected_prune(*, now: datetime) -> int:
+    """Drop rows older than REJECTED_KEEP_FOR and beyond the newest REJECTED_KEEP_ROWS; returns rows dropped."""
+    dropped, _ = RejectedEvent.objects.filter(created_at__lt=now - REJECTED_KEEP_FOR).delete()
+    boundary = list(RejectedEvent.objects.order_by("-id").values_list("id", flat=True)[REJECTED_KEEP_ROWS : REJECTED_KEEP_ROWS + 1])
+    if boundary:
+        more, _ = RejectedEvent.objects.filter(id__lte=boundary[0]).delete()
+        dropped += more
+    return dropped
 
 
 __all__ = [
@@ -326,5 +447,7 @@ __all__ = [
     "event_ingest",
     "event_ingest_bulk",
     "events_store",
+    "rejection_record",
+    "rejections_record",
     "unique_property",
 ]

@@ -13,6 +13,7 @@ from django.conf import settings
 from .models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 
 _MAX_INTEGER = Decimal(10) ** (QUANTITY_MAX_DIGITS - QUANTITY_DECIMAL_PLACES)
+_MAX_INTEGER_INT = int(_MAX_INTEGER)
 _MAX_TEXT = {"idempotency_key": 255, "event_id": 255, "source": 100, "customer_external_id": 255, "external_customer_id": 255}
 
 
@@ -39,7 +40,14 @@ def require(data: dict, field: str):
 
 
 def text(data: dict, field: str, *, required: bool = False) -> str | None:
-    value = require(data, field) if required else data.get(field)
+    value = data.get(field)
+    # The common case first, in as few steps as possible (four calls per event on the bulk path).
+    if type(value) is str:
+        stripped = value.strip()
+        if stripped and len(stripped) <= _MAX_TEXT.get(field, 255):
+            return stripped
+    if required:
+        value = require(data, field)
     if value is None:
         return None
     if not isinstance(value, str):
@@ -55,6 +63,9 @@ def text(data: dict, field: str, *, required: bool = False) -> str | None:
 
 def quantity(value, field: str, *, positive: bool) -> Decimal:
     """A JSON number or numeric string, finite, within the column's precision."""
+    # JSON integers, the usual case, in one step (bool is an int subclass and is refused below).
+    if type(value) is int and (value > 0 if positive else value >= 0) and value < _MAX_INTEGER_INT:
+        return Decimal(value)
     if value is None or value == "":
         raise EventRejected(f"Missing required field: {field}", field)
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, str, float)):

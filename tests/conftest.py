@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from apikeys.services import forget_cached_key
 from metering import lookups
 from tests.factories import StaffFactory, make_api_key
 
@@ -36,9 +37,11 @@ def staff_user(db):
 
 @pytest.fixture(autouse=True)
 def _fresh_lookup_caches():
-    """Ingestion caches ids in-process; a rolled-back test must not leave them to the next one."""
+    """Ingestion caches ids and keys in-process; a rolled-back test must not leave them to the next one."""
     lookups.forget_meters()
     lookups.forget_customers()
+    forget_cached_key()
     yield
     lookups.forget_meters()
     lookups.forget_customers()
+    forget_cached_key()

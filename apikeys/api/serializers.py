@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apikeys.models import ApiKey
@@ -5,9 +6,14 @@ from apikeys.scopes import SCOPES
 from fluxbill.core.fields import InputSerializer
 
 
+@extend_schema_field({"type": "string", "enum": list(SCOPES)})
+class ScopeName(serializers.CharField):
+    """Checked by the service, whose error lists the allowed names; the schema lists them too."""
+
+
 class ApiKeyInput(InputSerializer):
     name = serializers.CharField(max_length=200)
-    scopes = serializers.ListField(child=serializers.CharField(max_length=40), min_length=1, max_length=len(SCOPES))
+    scopes = serializers.ListField(child=ScopeName(max_length=40), min_length=1, max_length=len(SCOPES))
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 

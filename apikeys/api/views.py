@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import update_last_login
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -15,6 +15,7 @@ from apikeys.authentication import ApiKeyPrincipal
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, api_key_revoke
 from fluxbill.core.errors import error_body
+from fluxbill.core.schema import ErrorResponse
 
 from .serializers import ApiKeyCreatedOutput, ApiKeyInput, ApiKeyOutput, LoginInput, RefreshInput
 
@@ -49,7 +50,12 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 _TOKEN_RESPONSE = inline_serializer(
     "TokenResponse",
-    {"access_token": serializers.CharField(), "token_type": serializers.CharField(), "expires_in": serializers.IntegerField()},
+    {
+        "access_token": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_in": serializers.IntegerField(),
+        "refresh_token": serializers.CharField(required=False, help_text="On login only."),
+    },
 )
 
 
@@ -75,7 +81,13 @@ class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=LoginInput, responses={200: _TOKEN_RESPONSE})
+    @extend_schema(
+        request=LoginInput,
+        responses={
+            200: _TOKEN_RESPONSE,
+            401: OpenApiResponse(ErrorResponse, description="Wrong credentials, or not a staff account."),
+        },
+    )
     def post(self, request):
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -97,7 +109,13 @@ class RefreshView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RefreshInput, responses={200: _TOKEN_RESPONSE})
+    @extend_schema(
+        request=RefreshInput,
+        responses={
+            200: _TOKEN_RESPONSE,
+            401: OpenApiResponse(ErrorResponse, description="Missing, invalid or expired refresh token."),
+        },
+    )
     def post(self, request):
         data = RefreshInput(data=request.data or {})
         data.is_valid(raise_exception=True)

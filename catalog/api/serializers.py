@@ -1,8 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.choices import BillingInterval, ChargeType, PlanType, PricingModel
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Charge, Plan
 from fluxbill.core.fields import DecimalString, InputSerializer
+from fluxbill.core.money import active_currencies
 
 
 def _price(**kwargs):
@@ -11,13 +13,18 @@ def _price(**kwargs):
     )
 
 
+@extend_schema_field({"type": "string", "enum": sorted(active_currencies())})
+class CurrencyCode(serializers.CharField):
+    """Checked by the service (any case); the schema lists the active ISO 4217 codes it accepts."""
+
+
 class PlanInput(InputSerializer):
     name = serializers.CharField(max_length=200)
     lookup_id = serializers.SlugField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     type = serializers.ChoiceField(choices=PlanType.choices, default=PlanType.USAGE)
     billing_interval = serializers.ChoiceField(choices=BillingInterval.choices, default=BillingInterval.MONTH)
-    currency = serializers.CharField(max_length=3, min_length=3)
+    currency = CurrencyCode(max_length=3, min_length=3)
     trial_days = serializers.IntegerField(min_value=0, max_value=3650, default=0)
     active = serializers.BooleanField(default=True)
 

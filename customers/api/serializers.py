@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from catalog.choices import BillingInterval
 from customers.models import Customer, Subscription
-from fluxbill.core.fields import InputSerializer
+from fluxbill.core.fields import InputSerializer, JSONObjectField
 
 
 class CustomerInput(InputSerializer):
@@ -10,7 +10,7 @@ class CustomerInput(InputSerializer):
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     external_id = serializers.CharField(max_length=255)
     address = serializers.CharField(required=False, allow_blank=True, default="")
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = JSONObjectField(required=False, default=dict)
 
 
 class CustomerUpdate(CustomerInput):
@@ -18,6 +18,9 @@ class CustomerUpdate(CustomerInput):
 
 
 class CustomerOutput(serializers.ModelSerializer):
+    # Not format: email: customers created by ingestion have none, and "" is not an email address.
+    email = serializers.CharField(read_only=True, help_text="Billing email address; empty when there is none.")
+
     class Meta:
         model = Customer
         fields = ["id", "name", "email", "external_id", "address", "metadata", "created_at", "updated_at"]

@@ -10,6 +10,7 @@ from catalog.models import Plan
 from customers.models import Customer, Subscription
 from customers.services import customer_create, customer_update, subscription_cancel, subscription_create
 from fluxbill.core.lookups import get_by_id_or_key
+from fluxbill.core.schema import ErrorResponse
 from invoicing.api.serializers import InvoiceDetailOutput, PreviewOutput
 from invoicing.selectors import invoice_detail
 from invoicing.services import Actor, invoice_preview, subscription_generate_interim
@@ -66,7 +67,7 @@ class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     scope_resource = "subscriptions"
     action_scopes = {"generate_invoice": "invoices.write", "preview_invoice": "invoices.read"}
 
-    @extend_schema(request=SubscriptionInput, responses={201: SubscriptionOutput})
+    @extend_schema(request=SubscriptionInput, responses={201: SubscriptionOutput, 404: ErrorResponse})
     def create(self, request):
         data = SubscriptionInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -27,6 +27,30 @@ class DecimalString(serializers.DecimalField):
         return decimal_to_string(value)
 
 
+def _plain_json(value, path: str):
+    """What the DecimalJSONParser made a Decimal goes back to a JSON int or float, as json.loads would
+    give it, so a JSONField can store it; a number beyond float range cannot be stored at all."""
+    if isinstance(value, dict):
+        return {key: _plain_json(item, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value() and abs(value) < 2**63:
+            return int(value)
+        as_float = float(value)
+        if as_float in (float("inf"), float("-inf")):
+            raise serializers.ValidationError(f"{path} holds a number too large to store")
+        return as_float
+    return value
+
+
+class JSONObjectField(serializers.DictField):
+    """A free-form JSON object stored in a JSONField (metadata)."""
+
+    def to_internal_value(self, data):
+        return _plain_json(super().to_internal_value(data), self.field_name)
+
+
 class StrictFieldsMixin:
     """Refuse keys the serializer does not know, so a typo is a 400 instead of silently ignored."""
 

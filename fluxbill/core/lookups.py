@@ -18,6 +18,8 @@ def get_by_id_or_key(queryset: QuerySet, value: str, key_field: str, *, label: s
     """Look up by primary key when `value` is a UUID, else by `key_field`; 404 naming what was missing."""
     as_uuid = _as_uuid(value)
     found = None
+    if "\x00" in str(value):  # PostgreSQL text cannot hold NUL, so nothing is stored under such a key
+        raise NotFound(f"{label} '{value}' not found", field=field)
     if as_uuid is not None:
         found = queryset.filter(pk=as_uuid).first()
     if found is None:

@@ -2,10 +2,12 @@
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.utils import timezone
 
 from fluxbill.core import charts, selectors
 from fluxbill.core.dashboard import require
+from fluxbill.core.errors import error_body
 
 
 @require()
@@ -30,3 +32,11 @@ def bench_plain(request):
     Routed only when FLUXBILL_BENCH_PLAIN_VIEW is on.
     """
     return JsonResponse({"ok": True})
+
+
+def not_found(request, exception=None):
+    """handler404: under /api/ a URL no route matches (`/api/v1/invoices/0.5/`) is answered like every
+    other API error, in JSON; pages keep Django's HTML 404."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(f"No API route matches {request.path}"), status=404)
+    return defaults.page_not_found(request, exception)

@@ -109,7 +109,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "fluxbill.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "fluxbill.core.errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
@@ -184,6 +184,9 @@ FLUXBILL_API_KEY_PREFIX = env.str("FLUXBILL_API_KEY_PREFIX", default="org_live_"
 FLUXBILL_EVENT_BACKFILL_DAYS = env.int("FLUXBILL_EVENT_BACKFILL_DAYS", default=365)
 FLUXBILL_EVENT_FUTURE_SKEW_SECONDS = env.int("FLUXBILL_EVENT_FUTURE_SKEW_SECONDS", default=3600)
 FLUXBILL_LOOKUP_CACHE_SECONDS = env.float("FLUXBILL_LOOKUP_CACHE_SECONDS", default=5.0)
+# Ingestion endpoints reuse an API key read this recently; a key revoked in another process stops
+# working there within this time (at once in the revoking process). 0 reads the key on every request.
+FLUXBILL_API_KEY_CACHE_SECONDS = env.float("FLUXBILL_API_KEY_CACHE_SECONDS", default=5.0)
 FLUXBILL_BULK_MAX_EVENTS = env.int("FLUXBILL_BULK_MAX_EVENTS", default=1000)
 # Request bodies above this are refused with 413 before they are parsed.
 FLUXBILL_MAX_BODY_BYTES = env.int("FLUXBILL_MAX_BODY_BYTES", default=5 * 1024 * 1024)

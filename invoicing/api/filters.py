@@ -1,5 +1,6 @@
 import django_filters
 
+from fluxbill.core.filters import UTCDateTimeFilter
 from invoicing.models import Invoice
 
 
@@ -10,8 +11,8 @@ class InvoiceFilter(django_filters.FilterSet):
     external_customer_id = django_filters.CharFilter(field_name="customer__external_id")
     subscription = django_filters.UUIDFilter(field_name="subscription_id")
     number = django_filters.CharFilter(lookup_expr="icontains")
-    period_from = django_filters.IsoDateTimeFilter(field_name="period_start", lookup_expr="gte")
-    period_to = django_filters.IsoDateTimeFilter(field_name="period_end", lookup_expr="lte")
+    period_from = UTCDateTimeFilter(field_name="period_start", lookup_expr="gte")
+    period_to = UTCDateTimeFilter(field_name="period_end", lookup_expr="lte")
     currency = django_filters.CharFilter(lookup_expr="iexact")
 
     class Meta:

@@ -1,13 +1,14 @@
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from fluxbill.core.errors import Conflict, DomainError
+from fluxbill.core.schema import ErrorResponse
 from invoicing import selectors
 from invoicing.services import (
     Actor,
@@ -32,7 +33,13 @@ class PassthroughPDFRenderer(BaseRenderer):
     format = "pdf"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data
+        if isinstance(data, (bytes, bytearray)):
+            return data
+        # Only an error body (404, 403, …) reaches a renderer here: answer it as JSON, not as a broken PDF.
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return JSONRenderer().render(data, renderer_context=renderer_context)
 
 
 class EmailNotSent(DomainError):
@@ -103,7 +110,13 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         invoice = invoice_regenerate(invoice=self.get_object(), now=timezone.now(), actor=Actor.from_request(request))
         return self._answer(invoice)
 
-    @extend_schema(request=None, responses={200: InvoiceDetailOutput})
+    @extend_schema(
+        request=None,
+        responses={
+            200: InvoiceDetailOutput,
+            502: OpenApiResponse(ErrorResponse, description="The mail server refused the message or could not be reached."),
+        },
+    )
     @action(detail=True, methods=["post"], url_path="send-email")
     def send_email(self, request, pk=None):
         result, error = invoice_email_send(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Prefetch, Sum
+from django.db import connection, transaction
+from django.db.models import Prefetch, Sum, prefetch_related_objects
+from django.utils import timezone
 
 from catalog.models import Charge
 from customers.choices import BILLABLE_STATUSES, SubscriptionStatus
@@ -22,7 +25,8 @@ from ..choices import InvoiceKind, InvoiceStatus
 from ..models import Invoice, InvoiceEvent, InvoiceLine
 from .lines import LineDraft, build_lines, usage_windows
 
-_CHARGES = Prefetch("plan__charges", queryset=Charge.objects.select_related("meter").order_by("created_at", "id"))
+_CHARGES_QUERYSET = Charge.objects.select_related("meter").order_by("created_at", "id")
+_CHARGES = Prefetch("plan__charges", queryset=_CHARGES_QUERYSET)
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,21 @@ def _credited(pairs: list[tuple], exclude_invoice_id=None) -> dict:
 
 def compute_windows(windows: list[BillingWindow], *, exclude_invoice_id=None) -> list[list[LineDraft]]:
     """Lines for many windows with one aggregation statement per aggregation type for the whole batch."""
+    # Once per plan: plan.charges.all() builds a queryset on every call, which adds up over a batch.
+    charges_by_plan: dict = {}
+    for w in windows:
+        if w.subscription.plan_id not in charges_by_plan:
+            charges_by_plan[w.subscription.plan_id] = _charges(w.subscription)
     all_usage_windows = []
     for w in windows:
-        all_usage_windows += usage_windows(w.subscription, _charges(w.subscription), w.start, w.usage_end)
+        charges = charges_by_plan[w.subscription.plan_id]
+        all_usage_windows += usage_windows(w.subscription, charges, w.start, w.usage_end)
     usage = aggregate_usage_batch(all_usage_windows)
     credited = _credited([(w.subscription.pk, w.start) for w in windows], exclude_invoice_id)
     return [
         build_lines(
             subscription=w.subscription,
-            charges=_charges(w.subscription),
+            charges=charges_by_plan[w.subscription.plan_id],
             currency=w.subscription.plan.currency,
             usage_start=w.start,
             usage_end=w.usage_end,
@@ -85,38 +95,132 @@ def compute_windows(windows: list[BillingWindow], *, exclude_invoice_id=None) ->
     ]
 
 
-def _line_rows(invoice: Invoice, drafts: list[LineDraft]) -> list[InvoiceLine]:
+def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
     return [
-        InvoiceLine(
-            invoice=invoice,
-            kind=d.kind,
-            charge=d.charge,
-            meter_id=d.meter_id,
-            description=d.description[:300],
-            quantity=d.quantity,
-            unit_price=d.unit_price,
-            amount=d.amount,
-            breakdown=d.breakdown,
-            position=position,
-        )
+        {
+            "invoice_id": invoice_id,
+            "kind": d.kind,
+            "charge_id": d.charge.pk if d.charge is not None else None,
+            "meter_id": d.meter_id,
+            "description": d.description[:300],
+            "quantity": d.quantity,
+            "unit_price": d.unit_price,
+            "amount": d.amount,
+            "breakdown": d.breakdown,
+            "position": position,
+        }
         for position, d in enumerate(drafts)
     ]
 
 
+def _subtotal(drafts: list[LineDraft]) -> Decimal:
+    return sum((d.amount for d in drafts), Decimal(0))
+
+
 def _set_totals(invoice: Invoice, drafts: list[LineDraft]) -> None:
-    invoice.subtotal = sum((d.amount for d in drafts), Decimal(0))
+    invoice.subtotal = _subtotal(drafts)
     invoice.total = invoice.subtotal
 
 
+def _audit_fields(*, action: str, actor, from_status: str = "", to_status: str = "", detail: str = "") -> dict:
+    return {
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "actor": actor.label,
+        "actor_user_id": actor.user.pk if actor.user is not None else None,
+        "detail": detail,
+    }
+
+
 def _audit(invoice: Invoice, *, action: str, actor, from_status: str = "", to_status: str = "", detail: str = "") -> InvoiceEvent:
-    return InvoiceEvent(
-        invoice=invoice,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor.label,
-        actor_user=actor.user,
-        detail=detail,
+    fields = _audit_fields(action=action, actor=actor, from_status=from_status, to_status=to_status, detail=detail)
+    return InvoiceEvent(invoice=invoice, **fields)
+
+
+def _json_value(value):
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _is_auto_now(field) -> bool:
+    return getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+
+
+def _filler(field, now: datetime):
+    """What bulk_create would store in `field` when a row does not say."""
+    if _is_auto_now(field):
+        return lambda: now
+    if field.has_default() and callable(field.default):
+        return field.get_default  # uuid4 and the like: one per row
+    value = field.get_default()
+    return lambda: value
+
+
+def _insert(model, rows: list[dict]) -> None:
+    """`bulk_create` for a rollover batch's tens of thousands of rows, in one statement.
+
+    `rows` map attnames (`invoice_id`, not `invoice`) to values, the same attnames in every row;
+    fields they leave out get their default, auto_now(_add) fields the time of the call.
+    bulk_create binds every value as its own parameter, and at this volume building and quoting
+    them costs more than pricing the invoices; here the rows travel as one JSON document that
+    PostgreSQL reads back into the table's row type, column types and all. An AutoField primary
+    key is left to the database.
+    """
+    if not rows:
+        return
+    now = timezone.now()
+    fields = [f for f in model._meta.concrete_fields if not f.db_returning]
+    given = [(f.attname, f.column) for f in fields if f.attname in rows[0] and not _is_auto_now(f)]
+    filled = [(f.column, _filler(f, now)) for f in fields if f.attname not in rows[0] or _is_auto_now(f)]
+    records = []
+    for row in rows:
+        record = {column: row[attname] for attname, column in given if row[attname] is not None}
+        for column, fill in filled:
+            value = fill()
+            if value is not None:
+                record[column] = value
+        records.append(record)
+    _execute_with_rows(
+        model,
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)",
+        [column for column, _ in given] + [column for column, _ in filled],
+        records,
+    )
+
+
+def _execute_with_rows(model, template: str, columns: list[str], records: list[dict]) -> None:
+    """Run `template` over `records` sent as one JSON array; a key a record leaves out reads as NULL."""
+    quote = connection.ops.quote_name
+    sql = template.format(
+        table=quote(model._meta.db_table),
+        columns=", ".join(quote(c) for c in columns),
+        assignments=", ".join(f"{quote(c)} = r.{quote(c)}" for c in columns[1:]),
+        key=quote(columns[0]),
+    )
+    document = json.dumps(records, default=_json_value)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [document])
+
+
+def _update(model, objs: list, field_names: list[str]) -> None:
+    """`bulk_update` in one statement (bulk_update builds a CASE per row and field: slow at this volume).
+
+    Writes the objects' current values of `field_names`, as bulk_update does (auto_now included:
+    the value on the object is written, not the time of the call).
+    """
+    if not objs:
+        return
+    fields = [model._meta.pk] + [model._meta.get_field(name) for name in field_names]
+    _execute_with_rows(
+        model,
+        "UPDATE {table} AS t SET {assignments} "
+        "FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS r WHERE t.{key} = r.{key}",
+        [f.column for f in fields],
+        [{f.column: value for f in fields if (value := getattr(obj, f.attname)) is not None} for obj in objs],
     )
 
 
@@ -162,12 +266,17 @@ def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> in
             batch = list(
                 Subscription.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status__in=BILLABLE_STATUSES, current_period_end__lte=now)
-                .select_related("plan", "customer")
-                .prefetch_related(_CHARGES)
+                .select_related("plan")
                 .order_by("current_period_end")[:batch_size]
             )
             if not batch:
                 return created
+            # Subscriptions of one plan share one Plan object, so the charges are prefetched (and
+            # their tiers parsed) once per plan rather than once per subscription.
+            plans: dict = {}
+            for subscription in batch:
+                subscription.plan = plans.setdefault(subscription.plan_id, subscription.plan)
+            prefetch_related_objects(list(plans.values()), Prefetch("charges", queryset=_CHARGES_QUERYSET))
             windows: list[BillingWindow] = []
             for subscription in batch:
                 for start, end in _advance(subscription, now):
@@ -181,27 +290,33 @@ def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> in
             )
             windows = [w for w in windows if (w.subscription.pk, w.start) not in existing]
             invoices, lines, audit = [], [], []
+            created_by = _audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
             for window, drafts in zip(windows, compute_windows(windows)):
                 sub = window.subscription
-                invoice = Invoice(
-                    customer_id=sub.customer_id,
-                    subscription=sub,
-                    kind=InvoiceKind.PERIOD,
-                    status=InvoiceStatus.DRAFT,
-                    currency=sub.plan.currency,
-                    period_start=window.start,
-                    period_end=window.usage_end,
-                    finalize_at=now + grace,
+                subtotal = _subtotal(drafts)
+                invoice_id = uuid.uuid4()
+                invoices.append(
+                    {
+                        "id": invoice_id,
+                        "customer_id": sub.customer_id,
+                        "subscription_id": sub.pk,
+                        "kind": InvoiceKind.PERIOD,
+                        "status": InvoiceStatus.DRAFT,
+                        "currency": sub.plan.currency,
+                        "period_start": window.start,
+                        "period_end": window.usage_end,
+                        "finalize_at": now + grace,
+                        "subtotal": subtotal,
+                        "total": subtotal,
+                    }
                 )
-                _set_totals(invoice, drafts)
-                invoices.append(invoice)
-                lines += _line_rows(invoice, drafts)
-                audit.append(_audit(invoice, action="created", actor=actor, to_status=InvoiceStatus.DRAFT))
-            Invoice.objects.bulk_create(invoices)
-            InvoiceLine.objects.bulk_create(lines)
-            InvoiceEvent.objects.bulk_create(audit)
-            Subscription.objects.bulk_update(
-                batch, ["status", "current_period_start", "current_period_end", "ended_at", "updated_at"]
+                lines += _line_rows(invoice_id, drafts)
+                audit.append({"invoice_id": invoice_id, **created_by})
+            _insert(Invoice, invoices)
+            _insert(InvoiceLine, lines)
+            _insert(InvoiceEvent, audit)
+            _update(
+                Subscription, batch, ["status", "current_period_start", "current_period_end", "ended_at", "updated_at"]
             )
             created += len(invoices)
 
@@ -253,7 +368,7 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
     )
     _set_totals(invoice, drafts)
     invoice.save()
-    InvoiceLine.objects.bulk_create(_line_rows(invoice, drafts))
+    _insert(InvoiceLine, _line_rows(invoice.pk, drafts))
     _audit(invoice, action="created", actor=actor, to_status=InvoiceStatus.DRAFT, detail="interim").save()
     return invoice
 
@@ -276,7 +391,7 @@ def invoice_recompute(*, invoice: Invoice, actor, record: bool = True) -> Invoic
         )
     drafts = compute_windows([window], exclude_invoice_id=invoice.pk)[0]
     invoice.lines.all().delete()
-    InvoiceLine.objects.bulk_create(_line_rows(invoice, drafts))
+    _insert(InvoiceLine, _line_rows(invoice.pk, drafts))
     _set_totals(invoice, drafts)
     invoice.save(update_fields=["subtotal", "total", "updated_at"])
     if record:

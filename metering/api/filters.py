@@ -1,5 +1,6 @@
 import django_filters
 
+from fluxbill.core.filters import UTCDateTimeFilter
 from metering.models import Meter, UsageEvent
 
 
@@ -22,8 +23,8 @@ class UsageEventFilter(django_filters.FilterSet):
     external_customer_id = django_filters.CharFilter(field_name="customer__external_id")
     source = django_filters.CharFilter()
     event_id = django_filters.CharFilter(field_name="idempotency_key")
-    start_time = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    end_time = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+    start_time = UTCDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    end_time = UTCDateTimeFilter(field_name="timestamp", lookup_expr="lt")
 
     class Meta:
         model = UsageEvent

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone as django_timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import CursorPagination
@@ -22,6 +22,7 @@ from fluxbill.core.errors import error_body
 from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.lookups import get_by_id_or_key
 from fluxbill.core.parsers import PayloadTooLarge
+from fluxbill.core.schema import ErrorResponse
 from fluxbill.core.throttling import PerKeyRateThrottle
 from metering import services
 from metering.aggregation import BUCKETS, usage_buckets
@@ -95,10 +96,17 @@ _TRACKED = inline_serializer(
 )
 
 
+_EVENT_TARGET_NOT_FOUND = OpenApiResponse(
+    ErrorResponse, description="The meter or the customer the event names does not exist."
+)
+
+
 class _IngestView(APIView):
     required_scope = "usage.write"
     throttle_classes = [PerKeyRateThrottle]
     throttle_scope = "single"
+    # POSTs here may use an API key read in the last FLUXBILL_API_KEY_CACHE_SECONDS (apikeys.services).
+    accepts_cached_api_key = True
 
 
 class TrackView(_IngestView):
@@ -106,11 +114,12 @@ class TrackView(_IngestView):
 
     by = "token"
 
-    @extend_schema(request=TrackRequest, responses={201: _TRACKED})
+    @extend_schema(request=TrackRequest, responses={201: _TRACKED, 404: _EVENT_TARGET_NOT_FOUND})
     def post(self, request):
         try:
             event, duplicate = services.event_track(data=request.data, now=django_timezone.now(), by=self.by)
         except EventRejected as exc:
+            services.rejection_record(endpoint=request.path, error=exc.message, field=exc.field, payload=request.data, key=request.auth, now=django_timezone.now())
             return _rejected(exc)
         response = Response(_tracked_event(event), status=status.HTTP_201_CREATED)
         if duplicate:
@@ -123,7 +132,7 @@ class UsageView(TrackView):
 
     by = "id"
 
-    @extend_schema(request=UsageRequest, responses={201: _TRACKED})
+    @extend_schema(request=UsageRequest, responses={201: _TRACKED, 404: _EVENT_TARGET_NOT_FOUND})
     def post(self, request):
         return super().post(request)
 
@@ -140,17 +149,33 @@ _BULK_ANSWER = inline_serializer(
     },
 )
 
+# A bulk request none of whose events was accepted: the error body, plus the counts when events were judged.
+_BULK_REJECTED = inline_serializer(
+    "BulkEventsRejected",
+    {
+        "error": serializers.CharField(),
+        "field": serializers.CharField(allow_null=True),
+        "message": serializers.CharField(required=False),
+        "accepted": serializers.CharField(required=False),
+        "duplicates": serializers.CharField(required=False),
+        "rejected": serializers.CharField(required=False),
+        "errors": serializers.CharField(required=False),
+        "results": serializers.ListField(child=serializers.CharField(), required=False),
+    },
+)
+
 _ACCEPTED = inline_serializer("EventAccepted", {"event_id": serializers.CharField(), "message": serializers.CharField()})
 
 
 class EventIngestView(_IngestView):
     """Flexprice: one event by event name and external customer id."""
 
-    @extend_schema(request=FlexpriceEventRequest, responses={202: _ACCEPTED})
+    @extend_schema(request=FlexpriceEventRequest, responses={202: _ACCEPTED, 404: _EVENT_TARGET_NOT_FOUND})
     def post(self, request):
         try:
             _, event_id, _ = services.event_ingest(data=request.data, now=django_timezone.now())
         except EventRejected as exc:
+            services.rejection_record(endpoint=request.path, error=exc.message, field=exc.field, payload=request.data, key=request.auth, now=django_timezone.now())
             return _rejected(exc)
         return Response({"event_id": event_id, "message": "Event accepted for processing"}, status=status.HTTP_202_ACCEPTED)
 
@@ -163,14 +188,16 @@ class BulkEventIngestView(_IngestView):
     @extend_schema(
         request=BulkEventsRequest,
         parameters=[OpenApiParameter("detail", bool, description="Add `results`: one entry per event.")],
-        responses={202: _BULK_ANSWER, 400: _BULK_ANSWER},
+        responses={202: _BULK_ANSWER, 400: _BULK_REJECTED},
     )
     def post(self, request):
         body = request.data
         events = body.get("events") if isinstance(body, dict) else None
         if not isinstance(events, list):
+            services.rejection_record(endpoint=request.path, error="Missing required field: events (a list of events)", field="events", payload=body, key=request.auth, now=django_timezone.now())
             return Response(error_body("Missing required field: events (a list of events)", "events"), status=400)
         if not events:
+            services.rejection_record(endpoint=request.path, error="events must hold at least one event", field="events", payload=body, key=request.auth, now=django_timezone.now())
             return Response(error_body("events must hold at least one event", "events"), status=400)
         limit = settings.FLUXBILL_BULK_MAX_EVENTS
         if len(events) > limit:
@@ -184,6 +211,7 @@ class BulkEventIngestView(_IngestView):
         }
         errors = outcome.errors()
         if errors:
+            services.rejections_record(endpoint=request.path, rejections=[(m, f"events[{i}]", events[i]) for i, m in errors[: services.REJECTED_PER_REQUEST]], key=request.auth, now=django_timezone.now())
             answer["errors"] = "; ".join(f"events[{i}]: {message}" for i, message in errors[:MAX_ERRORS_LISTED])
             if len(errors) > MAX_ERRORS_LISTED:
                 answer["errors"] += f"; and {len(errors) - MAX_ERRORS_LISTED} more"

@@ -1,8 +1,15 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fluxbill.core.fields import InputSerializer
 from fluxbill.core.fields import decimal_to_string
+from metering.choices import AggregationType
 from metering.models import Meter, UsageEvent
+
+
+@extend_schema_field(serializers.ChoiceField(choices=AggregationType.choices))
+class AggregationName(serializers.CharField):
+    """Checked by the service, which also takes lowercase and LAST; the schema lists the canonical names."""
 
 
 class FeatureInput(InputSerializer):
@@ -11,7 +18,7 @@ class FeatureInput(InputSerializer):
     type = serializers.ChoiceField(choices=["meter"], default="meter")
     meter_name = serializers.CharField(max_length=200)
     property_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    aggregation_type = serializers.CharField(max_length=20)
+    aggregation_type = AggregationName(max_length=20)
     unit = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
 
     def validate_type(self, value):
@@ -25,7 +32,7 @@ class FeatureUpdate(InputSerializer):
     lookup_key = serializers.CharField(max_length=100, required=False)
     meter_name = serializers.CharField(max_length=200, required=False, source="event_name")
     property_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    aggregation_type = serializers.CharField(max_length=20, required=False)
+    aggregation_type = AggregationName(max_length=20, required=False)
 
 
 class FeatureOutput(serializers.ModelSerializer):

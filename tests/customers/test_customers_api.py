@@ -671,3 +671,71 @@ def test_subscription_list_query_count_does_not_grow(admin_api, django_assert_ma
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == 30
+
+
+# --- found by the schema fuzzer (tests/test_schema_fuzz.py) -------------------------------
+
+
+def test_metadata_with_decimal_numbers_is_stored_as_json_numbers(admin_api):
+    # The API parses 0.1 as Decimal('0.1') to keep amounts exact; a JSONField cannot store a Decimal (was a 500).
+    response = admin_api.post(
+        CUSTOMERS,
+        {"external_id": "floaty", "metadata": {"ratio": 0.1, "seats": 12, "nested": [{"big": 3.1e16}]}},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["metadata"] == {"ratio": 0.1, "seats": 12, "nested": [{"big": 31000000000000000}]}
+    assert Customer.objects.get(external_id="floaty").metadata["ratio"] == 0.1
+
+    update = admin_api.patch(f"{CUSTOMERS}/floaty", {"metadata": {"ratio": 2.5}}, format="json")
+    assert update.status_code == 200, update.content
+    assert update.json()["metadata"] == {"ratio": 2.5}
+
+
+def test_metadata_number_beyond_float_range_is_400(admin_api):
+    body = b'{"external_id": "huge-2", "metadata": {"n": 1.5e400}}'
+    response = admin_api.post(CUSTOMERS, body, content_type="application/json")
+
+    assert_error(response, 400, "metadata")
+    assert "too large" in response.json()["error"]
+    assert not Customer.objects.filter(external_id="huge-2").exists()
+
+
+def test_customer_without_email_shows_an_empty_string(admin_api):
+    # The schema promised format: email, which "" is not; it now documents a plain string.
+    response = admin_api.post(CUSTOMERS, {"external_id": "no-mail"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["email"] == ""
+
+
+@pytest.mark.parametrize(
+    "start_date", ["0074-08-05T05:17:50Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2999-01-01T00:00:00Z"]
+)
+def test_start_date_decades_away_is_400(admin_api, start_date):
+    # Year 74 was accepted and answered as "74-08-05T…", which is not a date-time; rollover would then
+    # have billed two thousand years of periods.
+    customer = CustomerFactory()
+    plan = PlanFactory()
+
+    body = {"customer_id": str(customer.id), "plan_id": str(plan.id), "start_date": start_date}
+    response = admin_api.post(SUBSCRIPTIONS, body, format="json")
+
+    assert_error(response, 400, "start_date")
+    assert not Subscription.objects.exists()
+
+
+def test_start_date_a_few_years_back_is_still_accepted(admin_api):
+    customer = CustomerFactory()
+    plan = PlanFactory()
+    start = (timezone.now() - datetime.timedelta(days=3 * 365)).replace(microsecond=0)
+
+    response = admin_api.post(
+        SUBSCRIPTIONS,
+        {"customer_id": str(customer.id), "plan_id": str(plan.id), "start_date": start.isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert at(response.json()["start_date"]) == start

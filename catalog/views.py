@@ -1,0 +1,218 @@
+"""Dashboard pages for plans and charges. Rules live in catalog.services and catalog.pricing."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count, Prefetch, Q
+from django.http import QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from fluxbill.core.dashboard import FINANCE_ACTION, paginate, require, sort
+from fluxbill.core.errors import DomainError
+from fluxbill.core.fields import decimal_to_string
+from metering.forms import add_domain_error
+
+from . import services
+from .choices import ChargeType, PlanType
+from .forms import ChargeForm, PlanForm, QuantityForm, UsagePricingForm, show_error, tier_rows, tiers_for_service
+from .models import Charge, Plan
+
+PLAN_SORTS = {
+    "name": "name",
+    "lookup_id": "lookup_id",
+    "type": "type",
+    "interval": "billing_interval",
+    "currency": "currency",
+    "charges": "charge_count",
+    "status": "active",
+    "created": "created_at",
+}
+
+
+@require()
+def plan_list(request):
+    plans = Plan.objects.annotate(charge_count=Count("charges")).prefetch_related(
+        Prefetch("charges", queryset=Charge.objects.select_related("meter").order_by("created_at", "id"))
+    )
+    q = request.GET.get("q", "").strip()
+    if q:
+        plans = plans.filter(Q(name__icontains=q) | Q(lookup_id__icontains=q))
+    status = request.GET.get("status", "")
+    if status == "active":
+        plans = plans.filter(active=True)
+    elif status == "archived":
+        plans = plans.filter(active=False)
+    plans, current_sort = sort(request, plans, PLAN_SORTS, "name")
+    page = paginate(request, plans)
+    return render(
+        request,
+        "catalog/plan_list.html",
+        {"page": page, "sort": current_sort, "q": q, "status": status, "filtered": bool(q or status)},
+    )
+
+
+@require()
+def plan_detail(request, pk):
+    plan = get_object_or_404(Plan.objects.annotate(subscription_count=Count("subscriptions")), pk=pk)
+    charges = list(plan.charges.select_related("meter").order_by("created_at", "id"))
+    calculator = reverse("catalog:charge-preview", args=[plan.pk])
+    for charge in charges:
+        if charge.type == ChargeType.USAGE:
+            charge.calculator_url = f"{calculator}?{_calculator_query(charge)}"
+    return render(request, "catalog/plan_detail.html", {"plan": plan, "charges": charges})
+
+
+def _calculator_query(charge: Charge) -> str:
+    """The price calculator's query string, filled in with a saved charge's pricing."""
+    params = QueryDict(mutable=True)
+    params["pricing_model"] = charge.pricing_model
+    for name in ("unit_price", "package_size", "package_price", "free_units"):
+        value = getattr(charge, name)
+        if value is not None:
+            params[name] = decimal_to_string(value)
+    for tier in charge.tiers or []:
+        params.appendlist("tier_up_to", tier.get("up_to") or "")
+        params.appendlist("tier_unit_price", tier.get("unit_price") or "")
+        params.appendlist("tier_flat_amount", tier.get("flat_amount") or "")
+    return params.urlencode()
+
+
+@require(FINANCE_ACTION)
+def plan_create(request):
+    form = PlanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = services.plan_create(**form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Plan “{plan.name}” created. Add its charges next.")
+            return redirect("catalog:plan-detail", pk=plan.pk)
+    return render(request, "catalog/plan_form.html", {"form": form, "plan": None})
+
+
+@require(FINANCE_ACTION)
+def plan_edit(request, pk):
+    plan = get_object_or_404(Plan, pk=pk)
+    initial = {name: getattr(plan, name) for name in PlanForm.base_fields}
+    form = PlanForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = services.plan_update(plan=plan, **form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Plan “{plan.name}” saved.")
+            return redirect("catalog:plan-detail", pk=plan.pk)
+    return render(request, "catalog/plan_form.html", {"form": form, "plan": plan})
+
+
+@require(FINANCE_ACTION)
+def plan_delete(request, pk):
+    """GET asks for confirmation (the no-JavaScript path); POST deletes, or explains why not."""
+    plan = get_object_or_404(Plan, pk=pk)
+    if request.method != "POST":
+        return render(request, "catalog/plan_delete.html", {"plan": plan})
+    try:
+        services.plan_delete(plan=plan)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("catalog:plan-detail", pk=plan.pk)
+    messages.success(request, f"Plan “{plan.name}” deleted.")
+    return redirect("catalog:plan-list")
+
+
+# --- Charges and the price preview ----------------------------------------------------
+
+
+def _preview(plan: Plan, pricing_form: UsagePricingForm, quantity_form: QuantityForm, rows: list[dict]) -> dict:
+    """What the preview box shows: a priced quantity, the reason it cannot be priced yet, or nothing."""
+    if not quantity_form.is_valid():
+        return {"error": quantity_form.errors["quantity"][0]}
+    quantity = quantity_form.cleaned_data["quantity"]
+    if quantity is None:
+        return {}
+    if not pricing_form.is_valid():
+        return {"error": "Fix the highlighted fields to see a price."}
+    tiers, origin = tiers_for_service(rows)
+    try:
+        priced = services.charge_preview(
+            currency=plan.currency, quantity=quantity, tiers=tiers, **pricing_form.pricing()
+        )
+    except DomainError as exc:
+        tier_errors: list[str] = []
+        show_error(exc, form=pricing_form, rows=rows, origin=origin, tier_errors=tier_errors)
+        return {"error": exc.message}
+    return {"priced": priced}
+
+
+def _charge_context(plan, form, quantity_form, rows, tier_errors, preview) -> dict:
+    return {
+        "plan": plan,
+        "form": form,
+        "quantity_form": quantity_form,
+        "tier_rows": rows,
+        "tier_errors": tier_errors,
+        "preview": preview,
+        "preview_url": reverse("catalog:charge-preview", args=[plan.pk]),
+    }
+
+
+@require(FINANCE_ACTION)
+def charge_create(request, pk):
+    plan = get_object_or_404(Plan, pk=pk)
+    if request.method != "POST":
+        initial_type = ChargeType.FIXED if plan.type == PlanType.FIXED else ChargeType.USAGE
+        form = ChargeForm(initial={"type": initial_type})
+        context = _charge_context(plan, form, QuantityForm(), tier_rows(), [], {})
+        return render(request, "catalog/charge_form.html", context)
+
+    form = ChargeForm(request.POST)
+    rows = tier_rows(request.POST)
+    quantity_form = QuantityForm(request.POST)
+    tier_errors: list[str] = []
+    if "preview" in request.POST:
+        # The no-JavaScript preview: price what is in the form, save nothing.
+        form.is_valid()
+        preview = _preview(plan, form, quantity_form, rows)
+        return render(request, "catalog/charge_form.html", _charge_context(plan, form, quantity_form, rows, tier_errors, preview))
+    if form.is_valid():
+        tiers, origin = tiers_for_service(rows)
+        data = form.cleaned_data
+        try:
+            charge = services.charge_create(
+                plan=plan,
+                type=data["type"],
+                display_name=data["display_name"],
+                amount=data["amount"],
+                meter=data["meter"],
+                tiers=tiers,
+                **form.pricing(),
+            )
+        except DomainError as exc:
+            show_error(exc, form=form, rows=rows, origin=origin, tier_errors=tier_errors)
+        else:
+            messages.success(request, f"Charge “{charge.display_name}” added to {plan.name}.")
+            return redirect("catalog:plan-detail", pk=plan.pk)
+    context = _charge_context(plan, form, quantity_form, rows, tier_errors, {})
+    return render(request, "catalog/charge_form.html", context)
+
+
+@require()
+def charge_preview(request, pk):
+    """What N units would cost. `?fragment=1` (the live preview's fetch) answers with just the result;
+    otherwise a full page with its own GET form: the price calculator, which needs no JavaScript."""
+    plan = get_object_or_404(Plan, pk=pk)
+    data = request.GET if request.GET else QueryDict()
+    form = UsagePricingForm(data if data else None)
+    rows = tier_rows(data if data else None)
+    quantity_form = QuantityForm(data if data else None)
+    preview = _preview(plan, form, quantity_form, rows) if data else {}
+    if request.GET.get("fragment"):
+        return render(request, "catalog/_price_preview.html", {"plan": plan, "preview": preview})
+    return render(
+        request,
+        "catalog/charge_preview.html",
+        {"plan": plan, "form": form, "quantity_form": quantity_form, "tier_rows": rows, "tier_errors": [], "preview": preview},
+    )

@@ -1,0 +1,310 @@
+"""Dashboard pages for invoices: the list (and its CSV), the invoice page and its actions.
+
+Every action calls the service the API and admin call; the service checks the state, these views
+check the role (Support: regenerate and resend; Finance: everything). A refusal is a flash message.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from typing import Callable
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from customers.models import Customer
+from fluxbill.core.dashboard import FINANCE_ACTION, READ, SUPPORT_ACTION, allowed, paginate, require, sort
+from fluxbill.core.errors import DomainError
+from fluxbill.core.money import round_money
+
+from . import selectors
+from .choices import InvoiceStatus
+from .forms import InvoiceFilterForm, MarkPaidForm, VoidForm
+from .models import Invoice
+from .services import (
+    Actor,
+    EmailResult,
+    invoice_email_send,
+    invoice_finalize,
+    invoice_mark_paid,
+    invoice_mark_uncollectible,
+    invoice_pdf,
+    invoice_regenerate,
+    invoice_void,
+)
+
+INVOICE_SORTS = {
+    "number": "number",
+    "customer": "customer__name",
+    "status": "status",
+    "period": "period_start",
+    "issued": "issued_at",
+    "due": "due_date",
+    "total": "total",
+    "created": "created_at",
+}
+DEFAULT_SORT = "-created"
+
+
+def _actor(request) -> Actor:
+    return Actor(label=f"user:{request.user.get_username()}", user=request.user)
+
+
+# What a row of the list shows. With 100,000 invoices the database sorts every matching row for
+# each page; narrow rows and no join make that an in-memory sort of the invoice table alone.
+_LIST_COLUMNS = (
+    "id", "number", "customer_id", "kind", "status", "currency", "period_start", "period_end",
+    "issued_at", "due_date", "total", "created_at",
+)
+_LIST_CUSTOMERS = Prefetch("customer", queryset=Customer.objects.only("id", "name", "external_id"))
+
+
+def _filtered(request, invoices):
+    form = InvoiceFilterForm(request.GET)
+    invoices, current = sort(request, form.filter(invoices), INVOICE_SORTS, DEFAULT_SORT)
+    return form, invoices, current
+
+
+@require(READ)
+def invoice_list(request):
+    form, invoices, current = _filtered(request, Invoice.objects.only(*_LIST_COLUMNS))
+    # The page's 25 customers in one query, instead of joining all 100,000 rows before the sort.
+    page = paginate(request, invoices.prefetch_related(_LIST_CUSTOMERS))
+    context = {"form": form, "page": page, "sort": current, "filtered": form.active}
+    return render(request, "invoicing/invoice_list.html", context)
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    ("number", "number"),
+    ("status", "status"),
+    ("kind", "kind"),
+    ("customer_external_id", "customer__external_id"),
+    ("customer_name", "customer__name"),
+    ("currency", "currency"),
+    ("period_start", "period_start"),
+    ("period_end", "period_end"),
+    ("issued_at", "issued_at"),
+    ("due_date", "due_date"),
+    ("paid_at", "paid_at"),
+    ("payment_reference", "payment_reference"),
+    ("subtotal", "subtotal"),
+    ("total", "total"),
+    ("id", "id"),
+]
+_AMOUNTS = {"subtotal", "total"}
+_TEXT = {"customer__external_id", "customer__name", "payment_reference"}
+
+
+class _Echo:
+    """csv.writer writes into this and gets the line back, so rows can be streamed one by one."""
+
+    def write(self, value):
+        return value
+
+
+def _csv_cell(source: str, value, currency: str) -> str:
+    if value is None:
+        return ""
+    if source in _AMOUNTS:
+        return format(round_money(value, currency), "f")  # plain decimal: 1234.50, no symbol, no separators
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    text = str(value)
+    if source in _TEXT and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text  # a customer named "=HYPERLINK(…)" must not become a formula in a spreadsheet
+    return text
+
+
+@require(READ)
+def invoice_export(request):
+    """The filtered, sorted list as CSV, streamed from a server-side cursor: any size, flat memory."""
+    _, invoices, _ = _filtered(request, Invoice.objects.all())
+    sources = [source for _, source in CSV_COLUMNS]
+    currency_at = sources.index("currency")
+    rows = invoices.values_list(*sources)
+
+    def lines():
+        writer = csv.writer(_Echo())
+        yield writer.writerow([name for name, _ in CSV_COLUMNS])
+        for row in rows.iterator(chunk_size=2000):
+            currency = row[currency_at]
+            yield writer.writerow([_csv_cell(source, value, currency) for source, value in zip(sources, row)])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="invoices-{timezone.now():%Y%m%d-%H%M}.csv"'
+    return response
+
+
+# --- the invoice page -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button on the invoice page. `statuses` only decides whether to show it; the service decides."""
+
+    slug: str
+    label: str
+    level: str
+    statuses: tuple[str, ...]
+    confirm: str = ""
+    css: str = "secondary"
+    text: str = ""
+    form_class: type | None = None
+    run: Callable = field(default=None, compare=False)
+
+
+def _finalize(request, invoice, form, now):
+    done = invoice_finalize(invoice=invoice, now=now, actor=_actor(request))
+    return done, f"Finalized as {done.number}. The email to the customer goes out in a moment."
+
+
+def _void(request, invoice, form, now):
+    done = invoice_void(invoice=invoice, now=now, actor=_actor(request), reason=form.cleaned_data["reason"])
+    return done, f"{done} voided."
+
+
+def _mark_paid(request, invoice, form, now):
+    done = invoice_mark_paid(
+        invoice=invoice, now=now, actor=_actor(request), paid_at=form.paid_at(now), reference=form.cleaned_data["reference"]
+    )
+    return done, f"{done} marked paid on {done.paid_at:%Y-%m-%d}."
+
+
+def _mark_uncollectible(request, invoice, form, now):
+    done = invoice_mark_uncollectible(invoice=invoice, now=now, actor=_actor(request))
+    return done, f"{done} marked uncollectible. It can still be marked paid or voided."
+
+
+def _regenerate(request, invoice, form, now):
+    done = invoice_regenerate(invoice=invoice, now=now, actor=_actor(request))
+    if done.pk == invoice.pk:
+        return done, "Draft recomputed from the events stored now."
+    return done, f"{invoice} was voided and replaced by {done}, computed from the events stored now."
+
+
+def _resend(request, invoice, form, now):
+    result, error = invoice_email_send(invoice=invoice, now=now, actor=_actor(request), force=True)
+    if result is EmailResult.FAILED:
+        raise DomainError(f"The email could not be sent: {error}")
+    return invoice, "Invoice emailed to the customer again."
+
+
+_OPEN = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+ACTIONS = {
+    a.slug: a
+    for a in [
+        Action("finalize", "Finalize", FINANCE_ACTION, (InvoiceStatus.DRAFT,), css="primary", run=_finalize,
+               confirm="Finalize this invoice? It gets a number, can no longer change, and is emailed to the customer.",
+               text="The invoice is recomputed one last time, numbered, frozen and emailed to the customer."),
+        Action("mark-paid", "Mark paid", FINANCE_ACTION, _OPEN, css="primary", form_class=MarkPaidForm, run=_mark_paid,
+               text="Record the payment of this invoice."),
+        Action("mark-uncollectible", "Mark uncollectible", FINANCE_ACTION, (InvoiceStatus.OPEN,), css="danger",
+               run=_mark_uncollectible, confirm="Mark this invoice uncollectible?",
+               text="The invoice stays on the books as not expected to be paid; it can still be marked paid or voided."),
+        Action("void", "Void", FINANCE_ACTION, (InvoiceStatus.DRAFT, *_OPEN), css="danger", form_class=VoidForm,
+               run=_void, confirm="Void this invoice? This cannot be undone.",
+               text="A voided invoice is kept for the record but no longer owed. This cannot be undone."),
+        Action("regenerate", "Regenerate", SUPPORT_ACTION, (InvoiceStatus.DRAFT, *_OPEN), run=_regenerate,
+               confirm="Regenerate this invoice from the events stored now? A finalized invoice is voided and replaced.",
+               text="A draft is recomputed in place; a finalized invoice is voided and replaced by a new, finalized one "
+                    "computed from the events stored now."),
+        Action("resend", "Resend email", SUPPORT_ACTION, (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE),
+               run=_resend, confirm="Email this invoice to the customer again?",
+               text="The invoice and its PDF are emailed to the customer's billing address again."),
+    ]
+}
+
+
+def _offered(invoice, user) -> list[Action]:
+    offered = []
+    for action in ACTIONS.values():
+        if invoice.status not in action.statuses or not allowed(user, action.level):
+            continue
+        if action.slug == "regenerate" and invoice.subscription_id is None and invoice.status != InvoiceStatus.DRAFT:
+            continue  # a manual invoice has nothing to be regenerated from
+        offered.append(action)
+    return offered
+
+
+@require(READ)
+def invoice_detail(request, pk):
+    try:
+        invoice = selectors.invoice_detail(pk)
+    except Invoice.DoesNotExist:
+        raise Http404("No such invoice") from None
+    lines = list(invoice.lines.all())
+    offered = _offered(invoice, request.user)
+    context = {
+        "invoice": invoice,
+        "lines": lines,
+        "audit": list(invoice.audit.all()),
+        "late": selectors.late_usage(invoice),
+        "replaced_by": Invoice.objects.filter(replaces=invoice).only("id", "number", "status").first(),
+        "actions": [
+            (a, reverse(f"invoicing:invoice-{a.slug}", args=[invoice.pk])) for a in offered if a.form_class is None
+        ],
+        "void_action": ACTIONS["void"] if ACTIONS["void"] in offered else None,
+        "mark_paid_action": ACTIONS["mark-paid"] if ACTIONS["mark-paid"] in offered else None,
+        "mark_paid_form": MarkPaidForm(initial={"paid_on": timezone.now().date()}),
+        "void_form": VoidForm(),
+    }
+    return render(request, "invoicing/invoice_detail.html", context)
+
+
+@require(READ)
+def invoice_pdf_download(request, pk):
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    name = invoice.number or f"draft-{str(invoice.pk)[:8]}"
+    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response
+
+
+def _action_view(action: Action):
+    """GET: a page that says what the action does (the no-JavaScript confirmation, and the mark-paid form).
+    POST: run it through its service."""
+
+    @require(action.level)
+    def view(request, pk):
+        invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+        form = None
+        if action.form_class:
+            form = action.form_class(request.POST or None, initial={"paid_on": timezone.now().date()})
+        if request.method == "POST" and (form is None or form.is_valid()):
+            try:
+                done, message = action.run(request, invoice, form, timezone.now())
+            except DomainError as exc:
+                messages.error(request, exc.message)
+                return redirect("invoicing:invoice-detail", pk=invoice.pk)
+            messages.success(request, message)
+            return redirect("invoicing:invoice-detail", pk=done.pk)
+        context = {
+            "title": f"{action.label}: {invoice}",
+            "text": action.text,
+            "button": action.label,
+            "css": action.css,
+            "form": form,
+            "action": request.path,
+            "back": reverse("invoicing:invoice-detail", args=[invoice.pk]),
+            "subject": invoice,
+            "invoice": invoice,
+        }
+        return render(request, "invoicing/action.html", context)
+
+    view.__name__ = f"invoice_{action.slug.replace('-', '_')}"
+    return view
+
+
+invoice_finalize_view = _action_view(ACTIONS["finalize"])
+invoice_void_view = _action_view(ACTIONS["void"])
+invoice_mark_paid_view = _action_view(ACTIONS["mark-paid"])
+invoice_mark_uncollectible_view = _action_view(ACTIONS["mark-uncollectible"])
+invoice_regenerate_view = _action_view(ACTIONS["regenerate"])
+invoice_resend_view = _action_view(ACTIONS["resend"])

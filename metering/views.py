@@ -1,0 +1,335 @@
+"""Dashboard pages for meters (features) and the event debugger. Writes go through the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from catalog import services as catalog_services
+from customers.models import Customer
+from fluxbill.core import charts
+from fluxbill.core.dashboard import FINANCE_ACTION, paginate, require, sort
+from fluxbill.core.errors import DomainError
+from fluxbill.core.fields import decimal_to_string
+
+from . import services
+from .aggregation import usage_buckets
+from .forms import (
+    MAX_BUCKETS,
+    EventFilterForm,
+    MeterCreateForm,
+    MeterUpdateForm,
+    SendEventForm,
+    UsageChartForm,
+    add_domain_error,
+)
+from .models import Meter, RejectedEvent, UsageEvent
+from .validation import EventRejected
+
+METER_SORTS = {
+    "name": "name",
+    "event_name": "event_name",
+    "aggregation": "aggregation_type",
+    "unit": "unit",
+    "status": "active",
+    "created": "created_at",
+}
+LATEST_EVENTS = 20
+DEBUGGER_PAGE_SIZE = 50
+REJECTED_PAGE_SIZE = 25
+
+
+# --- Meters ---------------------------------------------------------------------------
+
+
+@require()
+def meter_list(request):
+    meters = Meter.objects.all()
+    q = request.GET.get("q", "").strip()
+    if q:
+        meters = meters.filter(Q(name__icontains=q) | Q(event_name__icontains=q) | Q(lookup_key__icontains=q))
+    status = request.GET.get("status", "")
+    if status == "active":
+        meters = meters.filter(active=True)
+    elif status == "archived":
+        meters = meters.filter(active=False)
+    meters, current_sort = sort(request, meters, METER_SORTS, "name")
+    page = paginate(request, meters)
+    return render(
+        request,
+        "metering/meter_list.html",
+        {"page": page, "sort": current_sort, "q": q, "status": status, "filtered": bool(q or status)},
+    )
+
+
+@require(FINANCE_ACTION)
+def meter_create(request):
+    form = MeterCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            meter = catalog_services.meter_create(**form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc, form.service_aliases)
+        else:
+            messages.success(
+                request, f"Meter “{meter.name}” created. Send events named “{meter.event_name}” to start measuring."
+            )
+            return redirect("metering:meter-detail", pk=meter.pk)
+    return render(request, "metering/meter_form.html", {"form": form, "meter": None})
+
+
+@require(FINANCE_ACTION)
+def meter_edit(request, pk):
+    meter = get_object_or_404(Meter, pk=pk)
+    form = MeterUpdateForm(request.POST or None, initial={"name": meter.name, "unit": meter.unit})
+    if request.method == "POST" and form.is_valid():
+        try:
+            meter = catalog_services.meter_update(meter=meter, **form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc, form.service_aliases)
+        else:
+            messages.success(request, f"Meter “{meter.name}” saved.")
+            return redirect("metering:meter-detail", pk=meter.pk)
+    return render(request, "metering/meter_form.html", {"form": form, "meter": meter})
+
+
+@require(FINANCE_ACTION)
+def meter_archive(request, pk):
+    """GET asks for confirmation (the no-JavaScript path); POST archives."""
+    meter = get_object_or_404(Meter, pk=pk)
+    if request.method != "POST":
+        return render(request, "metering/meter_archive.html", {"meter": meter})
+    if not meter.active:
+        messages.info(request, f"Meter “{meter.name}” was already archived.")
+    else:
+        catalog_services.meter_archive(meter=meter)
+        messages.success(
+            request, f"Meter “{meter.name}” archived: new “{meter.event_name}” events are refused; its history stays."
+        )
+    return redirect("metering:meter-detail", pk=meter.pk)
+
+
+@require()
+def meter_detail(request, pk):
+    meter = get_object_or_404(Meter, pk=pk)
+    now = timezone.now()
+    form = UsageChartForm(UsageChartForm.with_defaults(request.GET, now.date()))
+    chart, total, customer = None, None, None
+    if form.is_valid():
+        params = form.cleaned_data
+        if params["customer"]:
+            customer = Customer.objects.filter(external_id=params["customer"]).first()
+            if customer is None:
+                form.add_error("customer", f"No customer has the external id “{params['customer']}”.")
+        start = dt.datetime.combine(params["start"], dt.time.min, tzinfo=dt.timezone.utc)
+        end = dt.datetime.combine(params["end"] + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc)
+        starts = bucket_starts(start, end, params["group_by"], limit=MAX_BUCKETS)
+        if len(starts) > MAX_BUCKETS:
+            form.add_error(
+                "group_by",
+                f"That is more than {MAX_BUCKETS} {params['group_by']}s: choose a larger bucket or a shorter range.",
+            )
+        if form.is_valid():
+            rows, total = usage_buckets(
+                meter=meter,
+                start=start,
+                end=end,
+                group_by=params["group_by"],
+                customer_id=customer.pk if customer else None,
+            )
+            if rows:
+                values = dict(rows)
+                points = [(bucket_label(s, params["group_by"]), _plain(values.get(s, 0))) for s in starts]
+                chart = charts.bar_chart(points, unit=meter.unit)
+    events = UsageEvent.objects.filter(meter=meter).select_related("customer").order_by("-timestamp", "-id")
+    if customer is not None:
+        events = events.filter(customer=customer)
+    context = {
+        "meter": meter,
+        "form": form,
+        "chart": chart,
+        "total": total,
+        "customer": customer,
+        "events": _with_properties_text(events[:LATEST_EVENTS]),
+    }
+    return render(request, "metering/meter_detail.html", context)
+
+
+def _plain(value) -> Decimal:
+    """5 rather than 5.0000000000 (the quantity column's scale) in a bar's tooltip."""
+    return Decimal(decimal_to_string(Decimal(value)))
+
+
+def _with_properties_text(events) -> list[UsageEvent]:
+    """Properties as compact JSON (not Python's dict repr), cut for a table cell."""
+    events = list(events)
+    for event in events:
+        text = json.dumps(event.properties, ensure_ascii=False, separators=(",", ":"), default=str)
+        event.properties_text = text if len(text) <= 120 else text[:119] + "…"
+    return events
+
+
+def bucket_starts(start: dt.datetime, end: dt.datetime, group_by: str, *, limit: int) -> list[dt.datetime]:
+    """The UTC bucket starts covering [start, end), as date_trunc draws them; at most `limit` + 1."""
+    moment = _truncate(start, group_by)
+    starts = []
+    while moment < end and len(starts) <= limit:
+        starts.append(moment)
+        moment = _next_bucket(moment, group_by)
+    return starts
+
+
+def _truncate(moment: dt.datetime, group_by: str) -> dt.datetime:
+    moment = moment.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    if group_by == "hour":
+        return moment
+    moment = moment.replace(hour=0)
+    if group_by == "week":
+        return moment - dt.timedelta(days=moment.weekday())  # ISO weeks start on Monday
+    if group_by == "month":
+        return moment.replace(day=1)
+    return moment
+
+
+def _next_bucket(moment: dt.datetime, group_by: str) -> dt.datetime:
+    if group_by == "hour":
+        return moment + dt.timedelta(hours=1)
+    if group_by == "day":
+        return moment + dt.timedelta(days=1)
+    if group_by == "week":
+        return moment + dt.timedelta(days=7)
+    return (moment.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def bucket_label(moment: dt.datetime, group_by: str) -> str:
+    if group_by == "hour":
+        return moment.strftime("%Y-%m-%d %H:00 UTC")
+    if group_by == "week":
+        year, week, _ = moment.isocalendar()
+        return f"{year}-W{week:02d} (from {moment:%Y-%m-%d})"
+    if group_by == "month":
+        return moment.strftime("%Y-%m")
+    return moment.strftime("%Y-%m-%d")
+
+
+# --- Event debugger -------------------------------------------------------------------
+
+
+def _parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
+    """A cursor is "<ISO timestamp>~<event id>": the row a page continues from."""
+    if not raw or "~" not in raw:
+        return None
+    stamp, _, pk = raw.rpartition("~")
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+        number = int(pk)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment, number
+
+
+def _cursor(event: UsageEvent) -> str:
+    return f"{event.timestamp.isoformat()}~{event.pk}"
+
+
+def keyset_page(events, *, newest_first: bool, after: str | None, before: str | None, size: int) -> dict:
+    """One page of events ordered by (timestamp, id), continuing `after` a row or ending `before` one.
+
+    No COUNT and no OFFSET: each page is an index range scan however many millions of rows precede it.
+    """
+    cursor = _parse_cursor(before) or _parse_cursor(after)
+    backwards = cursor is not None and _parse_cursor(before) is not None
+    descending = newest_first != backwards
+    events_unbounded = events
+    if cursor is not None:
+        moment, pk = cursor
+        if descending:
+            # The plain bound lets PostgreSQL walk the timestamp index; the OR settles ties by id.
+            events = events.filter(timestamp__lte=moment).filter(Q(timestamp__lt=moment) | Q(id__lt=pk))
+        else:
+            events = events.filter(timestamp__gte=moment).filter(Q(timestamp__gt=moment) | Q(id__gt=pk))
+    order = ("-timestamp", "-id") if descending else ("timestamp", "id")
+    rows = list(events.order_by(*order)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards and not more:
+        # Paged back to the start: show a full first page rather than a short one.
+        return keyset_page(events_unbounded, newest_first=newest_first, after=None, before=None, size=size)
+    if backwards:
+        rows.reverse()
+    has_previous = more if backwards else cursor is not None
+    has_next = True if backwards else more
+    return {
+        "rows": rows,
+        "next": _cursor(rows[-1]) if rows and has_next else None,
+        "previous": _cursor(rows[0]) if rows and has_previous else None,
+    }
+
+
+def _debugger(request, send_form: SendEventForm):
+    now = timezone.now()
+    filters = EventFilterForm(request.GET)
+    events = UsageEvent.objects.select_related("meter", "customer")
+    if filters.is_valid():
+        wanted = filters.cleaned_data
+        if wanted["meter"]:
+            events = events.filter(meter=wanted["meter"])
+        if wanted["customer"]:
+            events = events.filter(customer__external_id__iexact=wanted["customer"].strip())
+        if wanted["source"]:
+            events = events.filter(source__iexact=wanted["source"].strip())
+    newest_first = request.GET.get("sort", "-timestamp") != "timestamp"
+    page = keyset_page(
+        events,
+        newest_first=newest_first,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        size=DEBUGGER_PAGE_SIZE,
+    )
+    rejected = RejectedEvent.objects.filter(created_at__gte=now - services.REJECTED_KEEP_FOR).order_by("-created_at", "-id")
+    rejected_page = Paginator(rejected, REJECTED_PAGE_SIZE).get_page(request.GET.get("rpage"))
+    context = {
+        "filters": filters,
+        "events": _with_properties_text(page["rows"]),
+        "next_cursor": page["next"],
+        "previous_cursor": page["previous"],
+        "sort": "-timestamp" if newest_first else "timestamp",
+        "rejected_page": rejected_page,
+        "send_form": send_form,
+        "meter_choices": filters.fields["meter"].queryset,
+    }
+    return render(request, "metering/event_debugger.html", context)
+
+
+@require()
+def event_debugger(request):
+    return _debugger(request, SendEventForm(initial={"source": "dashboard"}))
+
+
+@require(FINANCE_ACTION)
+@require_POST
+def event_send(request):
+    """Send one event through the same service as `POST /api/v1/events`."""
+    form = SendEventForm(request.POST)
+    if form.is_valid():
+        try:
+            row_id, event_id, duplicate = services.event_ingest(data=form.payload(), now=timezone.now())
+        except EventRejected as exc:
+            add_domain_error(form, exc)
+        else:
+            if duplicate:
+                messages.info(request, f"Duplicate: an event with event_id “{event_id}” was already stored; nothing added.")
+            else:
+                messages.success(request, f"Event accepted (id {row_id}). It is at the top of the list below.")
+            return redirect("metering:event-debugger")
+    return _debugger(request, form)

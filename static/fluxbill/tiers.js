@@ -1,0 +1,121 @@
+// The charge form and price calculator, enhanced: add/remove tier rows, show only the fields the
+// chosen charge type and pricing model use, and a live "what would N units cost" preview.
+// Without this file the form still works: five tier rows, every field shown, a Preview button.
+(function () {
+  "use strict";
+
+  var MAX_ROWS = 100;
+
+  // style.display rather than the hidden attribute: app.css gives buttons display:inline-block.
+  function show(el, visible) {
+    el.style.display = visible ? "" : "none";
+  }
+
+  function tierEditor(form) {
+    var table = form.querySelector("[data-tier-table]");
+    if (!table) return;
+    var body = table.tBodies[0];
+    var addButton = form.querySelector("[data-add-tier]");
+
+    function renumber() {
+      var rows = body.querySelectorAll("[data-tier-row]");
+      rows.forEach(function (row, index) {
+        row.querySelector("[data-tier-number]").textContent = String(index + 1);
+        row.querySelectorAll("input").forEach(function (input) {
+          var label = input.getAttribute("aria-label") || "";
+          input.setAttribute("aria-label", label.replace(/^Tier \d+/, "Tier " + (index + 1)));
+          if (input.name === "tier_up_to") {
+            input.placeholder = index === rows.length - 1 ? "blank: no limit" : "";
+          }
+        });
+        show(row.querySelector("[data-remove-tier]"), rows.length > 1);
+      });
+      if (addButton) addButton.disabled = rows.length >= MAX_ROWS;
+    }
+
+    function addRow() {
+      var rows = body.querySelectorAll("[data-tier-row]");
+      var copy = rows[rows.length - 1].cloneNode(true);
+      copy.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      copy.querySelectorAll(".error").forEach(function (error) { error.remove(); });
+      copy.querySelectorAll(".has-error").forEach(function (cell) { cell.classList.remove("has-error"); });
+      body.appendChild(copy);
+      renumber();
+      copy.querySelector("input").focus();
+    }
+
+    body.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-remove-tier]");
+      if (!button) return;
+      button.closest("[data-tier-row]").remove();
+      renumber();
+      form.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    if (addButton) {
+      show(addButton, true);
+      addButton.addEventListener("click", addRow);
+    }
+    renumber();
+  }
+
+  function checkedValue(form, name) {
+    var field = form.querySelector('[name="' + name + '"]:checked') || form.querySelector('select[name="' + name + '"]');
+    return field ? field.value : "";
+  }
+
+  function visibility(form) {
+    function apply() {
+      var type = checkedValue(form, "type");
+      var model = checkedValue(form, "pricing_model") || "per_unit";
+      form.querySelectorAll("[data-charge-type]").forEach(function (el) {
+        show(el, !type || el.getAttribute("data-charge-type") === type);
+      });
+      form.querySelectorAll("[data-models]").forEach(function (el) {
+        show(el, el.getAttribute("data-models").split(" ").indexOf(model) !== -1);
+      });
+    }
+    form.addEventListener("change", apply);
+    apply();
+  }
+
+  function livePreview(form) {
+    var url = form.getAttribute("data-preview-url");
+    var target = form.querySelector("#price-preview") || document.getElementById("price-preview");
+    if (!url || !target) return;
+    var timer = null;
+    var latest = 0;
+
+    function refresh() {
+      var params = new URLSearchParams();
+      new FormData(form).forEach(function (value, key) {
+        if (key !== "csrfmiddlewaretoken" && key !== "preview") params.append(key, value);
+      });
+      params.set("fragment", "1");
+      var ticket = ++latest;
+      fetch(url + "?" + params.toString(), { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+        .then(function (html) {
+          if (ticket !== latest) return; // an older answer arriving after a newer one
+          target.innerHTML = html;
+        })
+        .catch(function () { /* keep the last preview; the Preview button still works */ });
+    }
+
+    function schedule() {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 250);
+    }
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", schedule);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    ["charge-form", "calculator"].forEach(function (id) {
+      var form = document.getElementById(id);
+      if (!form) return;
+      tierEditor(form);
+      visibility(form);
+      livePreview(form);
+    });
+  });
+})();

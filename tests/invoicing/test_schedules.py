@@ -1,0 +1,53 @@
+"""`manage.py setup_schedules`: the beat schedules, upserted by name, never duplicated."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from invoicing.tasks import finalize_due_invoices, rollover_subscriptions, send_pending_emails
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED = {
+    "fluxbill: rollover subscriptions": ("invoicing.rollover_subscriptions", 60),
+    "fluxbill: finalize due invoices": ("invoicing.finalize_due_invoices", 60),
+    "fluxbill: send pending invoice emails": ("invoicing.send_pending_emails", 600),
+}
+
+
+def rows():
+    return {
+        task.name: (task.task, task.interval.every)
+        for task in PeriodicTask.objects.select_related("interval")
+        if task.name.startswith("fluxbill:")
+    }
+
+
+def test_running_setup_schedules_twice_leaves_three_tasks():
+    call_command("setup_schedules", stdout=io.StringIO())
+    assert rows() == EXPECTED
+    call_command("setup_schedules", stdout=io.StringIO())
+    assert rows() == EXPECTED
+    assert PeriodicTask.objects.filter(name__startswith="fluxbill:").count() == 3
+    assert all(task.enabled for task in PeriodicTask.objects.filter(name__startswith="fluxbill:"))
+    assert all(
+        task.interval.period == IntervalSchedule.SECONDS for task in PeriodicTask.objects.filter(name__startswith="fluxbill:")
+    )
+
+
+def test_setup_schedules_updates_a_changed_interval_in_place(settings):
+    call_command("setup_schedules", stdout=io.StringIO())
+    settings.FLUXBILL_ROLLOVER_EVERY_SECONDS = 15
+    PeriodicTask.objects.filter(name="fluxbill: finalize due invoices").update(enabled=False)
+    call_command("setup_schedules", stdout=io.StringIO())
+    assert rows()["fluxbill: rollover subscriptions"] == ("invoicing.rollover_subscriptions", 15)
+    assert PeriodicTask.objects.get(name="fluxbill: finalize due invoices").enabled
+    assert PeriodicTask.objects.filter(name__startswith="fluxbill:").count() == 3
+
+
+def test_the_scheduled_task_names_are_registered_tasks():
+    assert {rollover_subscriptions.name, finalize_due_invoices.name, send_pending_emails.name} == {
+        task for task, _ in EXPECTED.values()
+    }
