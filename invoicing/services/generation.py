@@ -281,6 +281,7 @@ def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> in
             for subscription in batch:
                 for start, end in _advance(subscription, now):
                     windows.append(BillingWindow(subscription, start, end, end))
+                subscription.updated_at = now
             existing = set(
                 Invoice.objects.filter(
                     subscription__in=batch, kind=InvoiceKind.PERIOD, period_start__in={w.start for w in windows}

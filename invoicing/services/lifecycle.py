@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from fluxbill.core.errors import InvalidTransition
+from fluxbill.core.errors import InvalidInput, InvalidTransition
 
 from ..choices import InvoiceStatus
 from ..models import Invoice
@@ -133,6 +133,12 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
 def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: datetime | None = None, reference: str = "") -> Invoice:
     invoice = _locked(invoice)
     _require(invoice, (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "mark paid")
+    if paid_at is not None and paid_at > now:
+        raise InvalidInput("paid_at cannot be in the future", field="paid_at")
+    if paid_at is not None and paid_at < invoice.period_start:
+        raise InvalidInput(
+            f"paid_at cannot be before the invoice's period starts ({invoice.period_start.isoformat()})", field="paid_at"
+        )
     before = invoice.status
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = paid_at or now
