@@ -1,5 +1,6 @@
 import uuid
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 
@@ -22,6 +23,12 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name", "external_id"]
+        indexes = [
+            # Case-insensitive "contains" search on the customer list (icontains → ILIKE '%…%').
+            GinIndex(name="customer_name_trgm", fields=["name"], opclasses=["gin_trgm_ops"]),
+            GinIndex(name="customer_email_trgm", fields=["email"], opclasses=["gin_trgm_ops"]),
+            GinIndex(name="customer_external_id_trgm", fields=["external_id"], opclasses=["gin_trgm_ops"]),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.external_id

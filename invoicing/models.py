@@ -71,6 +71,8 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["status", "finalize_at"], name="invoice_status_finalize_at"),
             models.Index(fields=["customer", "-created_at"], name="invoice_customer_created"),
+            # The invoice list's default order, newest first, at 100,000+ invoices.
+            models.Index(fields=["-created_at", "-id"], name="invoice_created_desc"),
         ]
 
     def __str__(self) -> str:
