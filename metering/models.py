@@ -70,6 +70,9 @@ class UsageEvent(models.Model):
                 fields=["customer", "meter", "timestamp"], include=["quantity"], name="usage_cust_meter_ts"
             ),
             models.Index(fields=["meter", "timestamp"], name="usage_meter_ts"),
+            # Newest-first listings (event debugger, API): keyset pages walk these without sorting.
+            models.Index(fields=["-timestamp", "-id"], name="usage_ts_id_desc"),
+            models.Index(fields=["meter", "-timestamp", "-id"], name="usage_meter_ts_id_desc"),
             models.Index(fields=["-created_at"], name="usage_created_desc"),
         ]
 
