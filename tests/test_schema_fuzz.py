@@ -48,7 +48,7 @@ from tests.factories import (
     UsageEventFactory,
 )
 
-EXAMPLES = int(os.environ.get("FLUXBILL_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("FLUXBILL_FUZZ_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)

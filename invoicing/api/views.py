@@ -55,7 +55,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = InvoiceOutput
     filterset_class = InvoiceFilter
     ordering_fields = ["created_at", "issued_at", "period_start", "total", "number"]
-    ordering = ["-created_at"]
+    ordering = ["-created_at", "-id"]
     scope_resource = "invoices"
 
     def get_serializer_class(self):

@@ -135,9 +135,12 @@ def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: dateti
     _require(invoice, (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "mark paid")
     if paid_at is not None and paid_at > now:
         raise InvalidInput("paid_at cannot be in the future", field="paid_at")
-    if paid_at is not None and paid_at < invoice.period_start:
+    # Whole days: the dashboard records a payment by its day (00:00 UTC), also on the day the period starts.
+    first_day = invoice.period_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if paid_at is not None and paid_at < first_day:
         raise InvalidInput(
-            f"paid_at cannot be before the invoice's period starts ({invoice.period_start.isoformat()})", field="paid_at"
+            f"paid_at cannot be before the day the invoice's period starts ({first_day.date().isoformat()})",
+            field="paid_at",
         )
     before = invoice.status
     invoice.status = InvoiceStatus.PAID

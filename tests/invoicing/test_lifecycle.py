@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.services import customer_update
-from fluxbill.core.errors import InvalidTransition
+from fluxbill.core.errors import InvalidInput, InvalidTransition
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice, InvoiceEvent
 from invoicing.services import (
@@ -371,3 +371,41 @@ def test_finalize_due_takes_only_drafts_whose_grace_is_over():
     assert invoices_finalize_due(now=t + timedelta(seconds=1), actor=Actor.task("finalize")) == 1
     assert Invoice.objects.get(pk=later.pk).number == "INV-2025-000003"
     assert audit_rows(later)[-1] == ("finalized", "DRAFT", "OPEN", "task:finalize")
+
+
+# --- paid_at bounds (found by the schema fuzzer) -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "paid_at,message",
+    [
+        (NOW + timedelta(seconds=1), "paid_at cannot be in the future"),
+        (utc(2024, 12, 31, 23, 59), r"paid_at cannot be before the day the invoice's period starts \(2025-01-01\)"),
+    ],
+)
+def test_mark_paid_refuses_a_payment_outside_the_invoices_time(open_invoice, paid_at, message):
+    with pytest.raises(InvalidInput, match=message) as refused:
+        invoice_mark_paid(invoice=open_invoice, now=NOW, actor=ACTOR, paid_at=paid_at)
+    assert refused.value.field == "paid_at"
+    open_invoice.refresh_from_db()
+    assert (open_invoice.status, open_invoice.paid_at) == (InvoiceStatus.OPEN, None)
+
+
+@pytest.mark.django_db
+def test_mark_paid_at_the_period_start_or_now_is_accepted():
+    first, second = (invoice_finalize(invoice=period_draft()[0], now=NOW, actor=ACTOR) for _ in range(2))
+
+    assert invoice_mark_paid(invoice=first, now=NOW, actor=ACTOR, paid_at=utc(2025, 1, 1)).paid_at == utc(2025, 1, 1)
+    assert invoice_mark_paid(invoice=second, now=NOW, actor=ACTOR, paid_at=NOW).paid_at == NOW
+
+
+@pytest.mark.django_db
+def test_api_mark_paid_in_year_74_is_400(open_invoice, admin_api):
+    # The API accepted it and answered "paid_at": "74-08-05T…", which is not a date-time.
+    response = admin_api.post(
+        f"/api/v1/invoices/{open_invoice.pk}/mark-paid", {"paid_at": "0074-08-05T05:17:50Z"}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "paid_at"
