@@ -2,16 +2,20 @@
 
 from contextlib import contextmanager
 
+from kombu import pools
+
 from fluxbill.celery import app
 
 
 def _drop_pools() -> None:
-    # The producer pool is built on the connection pool: both must go, or the next test
+    # The producer pools are built on the connection pool: all must go, or the next test
     # acquires from a pool that was closed.
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    # kombu also keeps producer pools globally, keyed by broker URL: drop those too.
+    pools.reset()
 
 
 @contextmanager

@@ -2,26 +2,30 @@
 server is back every invoice is emailed exactly once. Real worker on Redis, real SMTP server."""
 
 import datetime as dt
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import redis
 from aiosmtpd.controller import Controller
-from celery.contrib.testing.worker import start_worker
+from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer, Subscription
-from invoicing import tasks
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
 from tests.celery_broker import celery_broker
 from tests.factories import FixedChargeFactory, PlanFactory
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+ROOT = Path(__file__).resolve().parents[2]
 INVOICES = 5
 
 
@@ -44,15 +48,8 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_invoices_stay_open_and_are_emailed_once_smtp_is_back(settings):
+def test_invoices_stay_open_and_are_emailed_once_smtp_is_back():
     port = _free_port()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.FLUXBILL_INVOICE_GRACE_PERIOD = 0
-    settings.FLUXBILL_EMAIL_RETRY_BASE_SECONDS = 1
-    settings.FLUXBILL_EMAIL_RETRY_MAX_SECONDS = 2
 
     now = timezone.now()
     start = now - dt.timedelta(days=1, minutes=1)
@@ -66,11 +63,30 @@ def test_invoices_stay_open_and_are_emailed_once_smtp_is_back(settings):
         )
     redis.Redis.from_url(REDIS_URL).flushdb()
     inbox = Inbox()
-    with celery_broker(REDIS_URL) as app, start_worker(
-        app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
-    ):
-        tasks.rollover_subscriptions.delay()
-        tasks.finalize_due_invoices.delay()
+    # The worker is its own process, configured from the environment like a deployed one.
+    s = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="fluxbill.settings.local",
+        DATABASE_URL=f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
+        CELERY_BROKER_URL=REDIS_URL,
+        EMAIL_URL=f"smtp://127.0.0.1:{port}",
+        FLUXBILL_INVOICE_GRACE_PERIOD="0",
+        FLUXBILL_EMAIL_RETRY_BASE_SECONDS="1",
+        FLUXBILL_EMAIL_RETRY_MAX_SECONDS="2",
+        DEBUG="false",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "fluxbill", "worker", "--pool", "solo", "--loglevel", "WARNING",
+         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    with celery_broker(REDIS_URL) as app:
+        app.send_task("invoicing.rollover_subscriptions")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not Invoice.objects.exists():
+            time.sleep(0.2)
+        app.send_task("invoicing.finalize_due_invoices")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and Invoice.objects.filter(email_attempts__gte=1).count() < INVOICES:
             time.sleep(0.2)
@@ -87,6 +103,8 @@ def test_invoices_stay_open_and_are_emailed_once_smtp_is_back(settings):
             time.sleep(3)  # later retries, if any were still queued, would arrive now
         finally:
             controller.stop()
+            worker.terminate()
+            worker.wait(15)
 
     attempts = list(Invoice.objects.values_list("email_attempts", flat=True))
     per_recipient = Counter(inbox.recipients)

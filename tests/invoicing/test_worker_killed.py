@@ -23,7 +23,7 @@ from tests.celery_broker import celery_broker
 from tests.factories import MeterFactory, PlanFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = "redis://127.0.0.1:6379/15"
 SUBSCRIPTIONS = 600
 MISSED_DAYS = 8
 
