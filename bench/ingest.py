@@ -180,6 +180,10 @@ class CpuMeter:
         self.server = server
         self.monitor = psycopg.connect(bench_url, autocommit=True)
 
+    def writes(self) -> int:
+        """The next transaction id: it moves by one per transaction that writes (reads take none)."""
+        return int(self.monitor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()[0])
+
     def sample(self) -> tuple[dict, dict]:
         master = self.server.process.pid
         try:
@@ -305,15 +309,18 @@ def drive(server: Server, meter: CpuMeter, args, fixtures: dict, kind: str, clie
         for line in process.stdout:
             if line.strip() == "MEASURING":
                 before = meter.sample()
+                writes_before = meter.writes()
             else:
                 answer = line
         after = meter.sample()
+        writes = meter.writes() - writes_before
         if process.wait() != 0 or before is None:
             errors.seek(0)
             raise SystemExit(f"load generator failed:\n{errors.read()}")
     result = json.loads(answer)
     result["server_cpu_s"] = cpu_spent(before[0], after[0])
     result["pg_cpu_s"] = cpu_spent(before[1], after[1])
+    result["writes"] = writes
     if result["errors"]:
         print(f"  ! {kind}: {result['errors']} failed requests, e.g. {result['error_samples'][:2]}", flush=True)
     return result
@@ -339,6 +346,7 @@ def merge_rounds(rounds: list[dict]) -> dict:
             "load generator": sum(r["loadgen_cpu_s"] for r in rounds),
         },
         "events": sum(r["events"] for r in rounds),
+        "writes": sum(r["writes"] for r in rounds),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
     }
@@ -564,6 +572,10 @@ def report(args, server_command: list[str], pg_version: str, results: dict) -> N
     if track:
         cpu["track"], parts = cpu_per_unit(track["cpu_s"], track["requests"])
         print(f"  track        {cpu['track']:7.3f} per request   ({parts})")
+        print(
+            f"  track: {track['requests'] / max(1, track['writes']):.1f} events per writing transaction "
+            f"(group commit: concurrent requests share an INSERT and its commit)"
+        )
     if bulk:
         cpu["bulk"], parts = cpu_per_unit(bulk["cpu_s"], bulk["events"])
         print(f"  bulk         {cpu['bulk']:7.3f} per event     ({parts})")

@@ -13,6 +13,26 @@ from rest_framework.throttling import BaseThrottle
 WINDOW_SECONDS = 60
 
 
+def rate_allow(scope: str, who: str) -> tuple[bool, float]:
+    """Count one request of `who` (e.g. "key:<id>") in `scope`'s current window.
+
+    Returns (allowed, seconds until the window ends). A limit of 0 allows everything and counts nothing.
+    """
+    limit = getattr(settings, PerKeyRateThrottle.limits[scope])
+    if not limit:
+        return True, 0.0
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    key = f"rl:{scope}:{who}:{window}"
+    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
+        count = 1
+    return count <= limit, (window + 1) * WINDOW_SECONDS - now
+
+
 class PerKeyRateThrottle(BaseThrottle):
     """Limits POSTs per API key (or user, or client address) to views naming a `throttle_scope`."""
 
@@ -22,20 +42,8 @@ class PerKeyRateThrottle(BaseThrottle):
         scope = getattr(view, "throttle_scope", None)
         if scope not in self.limits or request.method != "POST":
             return True
-        limit = getattr(settings, self.limits[scope])
-        if not limit:
-            return True
-        now = time.time()
-        window = int(now // WINDOW_SECONDS)
-        self._wait = (window + 1) * WINDOW_SECONDS - now
-        key = f"rl:{scope}:{self._who(request)}:{window}"
-        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
-            count = 1
-        return count <= limit
+        allowed, self._wait = rate_allow(scope, self._who(request))
+        return allowed
 
     def _who(self, request) -> str:
         if isinstance(request.auth, object) and hasattr(request.auth, "key_hash"):

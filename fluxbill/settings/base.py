@@ -65,7 +65,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db_url_config(database_url())}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A health check is one more round trip before every request's first query. Off, a connection the
+# server dropped (a PostgreSQL restart) fails that one request with 503 (DatabaseUnavailableMiddleware)
+# and is replaced for the next: clients retry with their idempotency keys.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
 # Fail fast while the database restarts instead of hanging a request.
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -187,6 +190,11 @@ FLUXBILL_LOOKUP_CACHE_SECONDS = env.float("FLUXBILL_LOOKUP_CACHE_SECONDS", defau
 # Ingestion endpoints reuse an API key read this recently; a key revoked in another process stops
 # working there within this time (at once in the revoking process). 0 reads the key on every request.
 FLUXBILL_API_KEY_CACHE_SECONDS = env.float("FLUXBILL_API_KEY_CACHE_SECONDS", default=5.0)
+# Single events that reach the database together in one process share one INSERT and one commit
+# (metering.services.store). Off writes each on its own.
+FLUXBILL_INGEST_GROUP_COMMIT = env.bool("FLUXBILL_INGEST_GROUP_COMMIT", default=True)
+# Well-formed single-event POSTs with an API key skip DRF's per-request machinery (metering.api.fastpath).
+FLUXBILL_INGEST_FAST_PATH = env.bool("FLUXBILL_INGEST_FAST_PATH", default=True)
 FLUXBILL_BULK_MAX_EVENTS = env.int("FLUXBILL_BULK_MAX_EVENTS", default=1000)
 # Request bodies above this are refused with 413 before they are parsed.
 FLUXBILL_MAX_BODY_BYTES = env.int("FLUXBILL_MAX_BODY_BYTES", default=5 * 1024 * 1024)

@@ -29,6 +29,7 @@ from metering.aggregation import BUCKETS, usage_buckets
 from metering.models import Meter, UsageEvent
 from metering.validation import EventRejected
 
+from . import fastpath
 from .filters import UsageEventFilter
 from .serializers import (
     BulkEventsRequest,
@@ -66,18 +67,18 @@ UsageReport = inline_serializer(
 )
 
 
-def _rejected(exc: EventRejected) -> Response:
-    return Response(error_body(exc.message, exc.field), status=exc.status_code)
+def _utc_text(moment) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _tracked_event(event) -> dict:
+def _tracked_event(event: services.StoredEvent) -> dict:
     return {
-        "id": str(event.pk),
-        "customer_id": str(event.customer_id),
-        "meter_id": str(event.meter_id),
+        "id": str(event.id),
+        "customer_id": event.customer_id,
+        "meter_id": event.meter_id,
         "quantity": decimal_to_string(event.quantity),
-        "timestamp": event.timestamp.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-        "created_at": event.created_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "timestamp": _utc_text(event.timestamp),
+        "created_at": _utc_text(event.created_at),
         "meta_data": event.properties,
     }
 
@@ -109,22 +110,45 @@ class _IngestView(APIView):
     accepts_cached_api_key = True
 
 
-class TrackView(_IngestView):
+class _SingleEventView(_IngestView):
+    """One event per request. `ingest` does the work for both ways in: DRF's `post`, and the
+    fast path (metering.api.fastpath) that well-formed API-key requests take past DRF's machinery."""
+
+    def ingest(self, *, data, path: str, key) -> tuple[int, dict, dict]:
+        """(status, body, extra headers) for one event."""
+        raise NotImplementedError
+
+    def post(self, request):
+        status_code, body, headers = self.ingest(data=request.data, path=request.path, key=request.auth)
+        return Response(body, status=status_code, headers=headers)
+
+    def dispatch(self, request, *args, **kwargs):
+        response = fastpath.post(self, request)
+        if response is not None:
+            return response
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _rejection(exc: EventRejected, *, data, path: str, key) -> tuple[int, dict, dict]:
+    services.rejection_record(endpoint=path, error=exc.message, field=exc.field, payload=data, key=key, now=django_timezone.now())
+    return exc.status_code, error_body(exc.message, exc.field), {}
+
+
+class TrackView(_SingleEventView):
     """Fluxrate SDK: one event by meter token and customer external id (the customer is created if new)."""
 
     by = "token"
 
+    def ingest(self, *, data, path, key):
+        try:
+            event, duplicate = services.event_track(data=data, now=django_timezone.now(), by=self.by)
+        except EventRejected as exc:
+            return _rejection(exc, data=data, path=path, key=key)
+        return status.HTTP_201_CREATED, _tracked_event(event), {"Idempotent-Replayed": "true"} if duplicate else {}
+
     @extend_schema(request=TrackRequest, responses={201: _TRACKED, 404: _EVENT_TARGET_NOT_FOUND})
     def post(self, request):
-        try:
-            event, duplicate = services.event_track(data=request.data, now=django_timezone.now(), by=self.by)
-        except EventRejected as exc:
-            services.rejection_record(endpoint=request.path, error=exc.message, field=exc.field, payload=request.data, key=request.auth, now=django_timezone.now())
-            return _rejected(exc)
-        response = Response(_tracked_event(event), status=status.HTTP_201_CREATED)
-        if duplicate:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return super().post(request)
 
 
 class UsageView(TrackView):
@@ -167,17 +191,19 @@ _BULK_REJECTED = inline_serializer(
 _ACCEPTED = inline_serializer("EventAccepted", {"event_id": serializers.CharField(), "message": serializers.CharField()})
 
 
-class EventIngestView(_IngestView):
+class EventIngestView(_SingleEventView):
     """Flexprice: one event by event name and external customer id."""
+
+    def ingest(self, *, data, path, key):
+        try:
+            _, event_id, _ = services.event_ingest(data=data, now=django_timezone.now())
+        except EventRejected as exc:
+            return _rejection(exc, data=data, path=path, key=key)
+        return status.HTTP_202_ACCEPTED, {"event_id": event_id, "message": "Event accepted for processing"}, {}
 
     @extend_schema(request=FlexpriceEventRequest, responses={202: _ACCEPTED, 404: _EVENT_TARGET_NOT_FOUND})
     def post(self, request):
-        try:
-            _, event_id, _ = services.event_ingest(data=request.data, now=django_timezone.now())
-        except EventRejected as exc:
-            services.rejection_record(endpoint=request.path, error=exc.message, field=exc.field, payload=request.data, key=request.auth, now=django_timezone.now())
-            return _rejected(exc)
-        return Response({"event_id": event_id, "message": "Event accepted for processing"}, status=status.HTTP_202_ACCEPTED)
+        return super().post(request)
 
 
 class BulkEventIngestView(_IngestView):

@@ -1,0 +1,74 @@
+"""The single-event ingestion endpoints' fast path: a well-formed request with an API key, past DRF.
+
+DRF's per-request machinery (request wrapper, content negotiation, authenticator and permission
+loops, template response) costs more CPU than storing the event does. A POST that needs none of
+its judgement takes this path: the same key check (`api_key_authenticate`, cached), scope check
+(`required_scope`/`grants`), rate limit (`rate_allow`), JSON parser and view logic (`view.ingest`),
+rendered by DRF's own JSON renderer. Anything else (no key or a bad one, a missing scope, a rate
+limit reached, a body that does not parse, an unusual Accept or content type, a large body)
+returns None, and DRF handles the request from the start, error answers included. Nothing here
+writes before that decision, so falling back never does anything twice.
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework.exceptions import APIException
+from rest_framework.renderers import JSONRenderer
+
+from apikeys.permissions import required_scope
+from apikeys.scopes import grants
+from apikeys.services import KeyRejected, api_key_authenticate
+from fluxbill.core.parsers import DecimalJSONParser
+from fluxbill.core.throttling import rate_allow
+
+# One event is a few hundred bytes; anything much larger is left to DRF's streaming parser.
+BODY_LIMIT = 64 * 1024
+
+_PARSER = DecimalJSONParser()
+_RENDERER = JSONRenderer()
+
+
+def _accepts_json(request) -> bool:
+    accept = request.META.get("HTTP_ACCEPT")
+    return not accept or "json" in accept or "*/*" in accept
+
+
+def post(view, request) -> HttpResponse | None:
+    """The view's answer to `request`, or None when DRF must handle it."""
+    if request.method != "POST" or not settings.FLUXBILL_INGEST_FAST_PATH:
+        return None
+    raw_key = request.META.get("HTTP_X_API_KEY")
+    if not raw_key or request.content_type != "application/json" or not _accepts_json(request):
+        return None
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= BODY_LIMIT:
+        return None
+    try:
+        key = api_key_authenticate(raw_key=raw_key.strip(), now=timezone.now(), cached=True)
+    except KeyRejected:
+        return None
+    if not grants(key.scopes, required_scope(view, request)):
+        return None
+    # A request refused here is counted again by DRF's throttle: only requests already over the limit.
+    if not rate_allow(view.throttle_scope, f"key:{key.pk}")[0]:
+        return None
+    try:
+        # request.body keeps the bytes, so DRF can parse them again after a fallback.
+        data = _PARSER.parse(io.BytesIO(request.body), parser_context={"encoding": request.encoding or settings.DEFAULT_CHARSET})
+    except APIException:
+        return None
+    status_code, body, headers = view.ingest(data=data, path=request.path, key=key)
+    response = HttpResponse(_RENDERER.render(body), status=status_code, content_type="application/json")
+    for name, value in headers.items():
+        response[name] = value
+    # What DRF's finalize_response adds, so both paths answer alike.
+    response["Allow"] = ", ".join(view.allowed_methods)
+    return response
