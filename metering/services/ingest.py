@@ -48,25 +48,25 @@ def _check_unique_value(meter: MeterRef, props: dict, container: str) -> None:
 # --- Fluxrate -------------------------------------------------------------------------
 
 
+def _meter_named(data: dict, field_name: str, lookup, label: str) -> MeterRef:
+    """The active meter whose uuid `data[field_name]` holds (by token or by id), else 404 naming the field."""
+    raw = validation.text(data, field_name, required=True)
+    try:
+        meter = lookup(uuid.UUID(raw))
+    except ValueError:
+        meter = None
+    return _active_meter(meter, label.format(raw), field_name)
+
+
 def parse_fluxrate_event(data, *, now: datetime, by: str) -> PendingEvent:
     """`/sdk/track` (by="token": meter_token, customer_external_id) or `/usage` (by="id": meter_id, customer_id)."""
     if not isinstance(data, dict):
         raise EventRejected("Request body must be a JSON object", None)
     if by == "token":
-        raw_meter = validation.text(data, "meter_token", required=True)
-        try:
-            meter = lookups.meter_by_token(uuid.UUID(raw_meter))
-        except ValueError:
-            meter = None
-        meter = _active_meter(meter, f"Meter with meter_token '{raw_meter}'", "meter_token")
+        meter = _meter_named(data, "meter_token", lookups.meter_by_token, "Meter with meter_token '{}'")
         external_id = validation.text(data, "customer_external_id", required=True)
     else:
-        raw_meter = validation.text(data, "meter_id", required=True)
-        try:
-            meter = lookups.meter_by_id(uuid.UUID(raw_meter))
-        except ValueError:
-            meter = None
-        meter = _active_meter(meter, f"Meter '{raw_meter}'", "meter_id")
+        meter = _meter_named(data, "meter_id", lookups.meter_by_id, "Meter '{}'")
         external_id = None
     qty = validation.quantity(data.get("quantity"), "quantity", positive=True)
     metadata = validation.properties(data.get("metadata"), "metadata")

@@ -97,6 +97,17 @@ def wait_for_writer(timeout=20):
         time.sleep(0.01)
 
 
+def held_write(blocker):
+    """A meter, a customer, and a first request writing through the group writer, held by `blocker`."""
+    _, hold = blocker
+    meter = MeterFactory()
+    customer = CustomerFactory()
+    hold(meter, customer, "held")
+    first, _, _ = store_in_threads([pending_for(meter, customer, key="held")])
+    wait_for_writer()
+    return meter, customer, first
+
+
 def join(threads):
     for thread in threads:
         thread.join(timeout=30)
@@ -137,12 +148,8 @@ def test_requests_arriving_during_a_write_share_the_next_insert(blocker):
 
 
 def test_one_key_twice_in_a_batch_stores_one_event_and_both_see_it(blocker):
-    conn, hold = blocker
-    meter = MeterFactory()
-    customer = CustomerFactory()
-    hold(meter, customer, "held")
-    first, _, _ = store_in_threads([pending_for(meter, customer, key="held")])
-    wait_for_writer()
+    conn, _ = blocker
+    meter, customer, first = held_write(blocker)
     twins = [pending_for(meter, customer, key="twin", quantity=q) for q in ("2", "3")]
     rest, results, errors = store_in_threads(twins)
     wait_for_queue(2)
@@ -158,12 +165,8 @@ def test_one_key_twice_in_a_batch_stores_one_event_and_both_see_it(blocker):
 
 
 def test_an_event_for_a_deleted_customer_fails_alone_and_the_batch_is_stored(blocker):
-    conn, hold = blocker
-    meter = MeterFactory()
-    customer = CustomerFactory()
-    hold(meter, customer, "held")
-    first, _, _ = store_in_threads([pending_for(meter, customer, key="held")])
-    wait_for_writer()
+    conn, _ = blocker
+    meter, customer, first = held_write(blocker)
     ghost = pending_for(meter, customer, key="ghost")
     ghost.customer_id = uuid.uuid4()  # as if cached before the customer was deleted
     items = [pending_for(meter, customer, key="a"), ghost, pending_for(meter, customer, key="b")]
