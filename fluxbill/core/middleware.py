@@ -51,13 +51,16 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, (OperationalError, InterfaceError)) or (
-            isinstance(exception, DatabaseError) and "server closed the connection" in str(exception)
-        ):
-            logger.warning("database unavailable: %s", exception)
-            response = JsonResponse(
-                {"error": "The database is unavailable; retry shortly", "field": None}, status=503
-            )
-            response["Retry-After"] = "5"
-            return response
-        return None
+        return database_unavailable_answer(exception)
+
+
+def database_unavailable_answer(exception: BaseException) -> JsonResponse | None:
+    """503 with Retry-After when `exception` means the database is out of reach, else None."""
+    if isinstance(exception, (OperationalError, InterfaceError)) or (
+        isinstance(exception, DatabaseError) and "server closed the connection" in str(exception)
+    ):
+        logger.warning("database unavailable: %s", exception)
+        response = JsonResponse({"error": "The database is unavailable; retry shortly", "field": None}, status=503)
+        response["Retry-After"] = "5"
+        return response
+    return None

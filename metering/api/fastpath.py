@@ -1,13 +1,17 @@
 """The single-event ingestion endpoints' fast path: a well-formed request with an API key, past DRF.
 
 DRF's per-request machinery (request wrapper, content negotiation, authenticator and permission
-loops, template response) costs more CPU than storing the event does. A POST that needs none of
-its judgement takes this path: the same key check (`api_key_authenticate`, cached), scope check
-(`required_scope`/`grants`), rate limit (`rate_allow`), JSON parser and view logic (`view.ingest`),
-rendered by DRF's own JSON renderer. Anything else (no key or a bad one, a missing scope, a rate
-limit reached, a body that does not parse, an unusual Accept or content type, a large body)
-returns None, and DRF handles the request from the start, error answers included. Nothing here
-writes before that decision, so falling back never does anything twice.
+loops, template response) costs more CPU than storing the event does, and so do the session, CSRF,
+authentication and messages middleware, which a request carrying an API key never uses. A POST to
+`/sdk/track`, `/usage` or `/events` that needs none of that judgement is answered by
+`IngestFastPathMiddleware`, which sits right after the request-id and security middleware: the
+same key check (`api_key_authenticate`, cached), scope check (`required_scope`/`grants`), rate
+limit (`rate_allow`), JSON parser and view logic (`view.ingest`), rendered by DRF's own JSON
+renderer, with the headers the skipped middleware would have added. Anything else (no key or a bad
+one, a missing scope, a rate limit reached, a body that does not parse, an unusual Accept or
+content type, a large body) goes on down the stack, and DRF handles the request from the start,
+error answers included. Nothing here writes before that decision, so falling back never does
+anything twice.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import io
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
+from django.urls import NoReverseMatch, resolve, reverse
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
@@ -23,6 +30,7 @@ from rest_framework.renderers import JSONRenderer
 from apikeys.permissions import required_scope
 from apikeys.scopes import grants
 from apikeys.services import KeyRejected, api_key_authenticate
+from fluxbill.core.middleware import database_unavailable_answer
 from fluxbill.core.parsers import DecimalJSONParser
 from fluxbill.core.throttling import rate_allow
 
@@ -72,3 +80,50 @@ def post(view, request) -> HttpResponse | None:
     # What DRF's finalize_response adds, so both paths answer alike.
     response["Allow"] = ", ".join(view.allowed_methods)
     return response
+
+
+# The URL names of the endpoints the fast path serves (each view has an `ingest` method).
+ROUTE_NAMES = ("sdk-track", "usage", "events")
+
+
+class IngestFastPathMiddleware:
+    """Answers what `post` can answer before the rest of the middleware stack and the URL resolver run."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._routes: dict[str, type] | None = None
+        # The headers the middleware below this one adds to an API answer, added the same way.
+        self._below = (XFrameOptionsMiddleware(get_response), CommonMiddleware(get_response))
+
+    def routes(self) -> dict[str, type]:
+        """Request path -> view class, made on first use (the URLconf is loaded by then)."""
+        if self._routes is None:
+            routes = {}
+            for name in ROUTE_NAMES:
+                try:
+                    path = reverse(name)
+                except NoReverseMatch:
+                    continue
+                view_class = resolve(path).func.view_class
+                if hasattr(view_class, "ingest"):
+                    routes[path] = view_class
+            self._routes = routes
+        return self._routes
+
+    def __call__(self, request):
+        if request.method == "POST" and settings.FLUXBILL_INGEST_FAST_PATH:
+            view_class = self.routes().get(request.path)
+            if view_class is not None:
+                view = view_class()
+                view.setup(request)
+                try:
+                    response = post(view, request)
+                except Exception as exc:
+                    response = database_unavailable_answer(exc)
+                    if response is None:
+                        raise
+                if response is not None:
+                    for below in self._below:
+                        response = below.process_response(request, response)
+                    return response
+        return self.get_response(request)
