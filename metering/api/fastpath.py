@@ -92,8 +92,10 @@ class IngestFastPathMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self._routes: dict[str, type] | None = None
-        # The headers the middleware below this one adds to an API answer, added the same way.
-        self._below = (XFrameOptionsMiddleware(get_response), CommonMiddleware(get_response))
+        # CommonMiddleware's request checks (the Host header against ALLOWED_HOSTS, user agents, redirects)
+        # still decide first; it and X-Frame-Options add their headers to the answer the same way.
+        self._common = CommonMiddleware(get_response)
+        self._below = (XFrameOptionsMiddleware(get_response), self._common)
 
     def routes(self) -> dict[str, type]:
         """Request path -> view class, made on first use (the URLconf is loaded by then)."""
@@ -110,10 +112,16 @@ class IngestFastPathMiddleware:
             self._routes = routes
         return self._routes
 
+    def _request_passes(self, request) -> bool:
+        try:
+            return self._common.process_request(request) is None
+        except Exception:  # DisallowedHost, PermissionDenied: the stack below answers them (400, 403)
+            return False
+
     def __call__(self, request):
         if request.method == "POST" and settings.FLUXBILL_INGEST_FAST_PATH:
             view_class = self.routes().get(request.path)
-            if view_class is not None:
+            if view_class is not None and self._request_passes(request):
                 view = view_class()
                 view.setup(request)
                 try:
