@@ -22,7 +22,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
-from django.urls import NoReverseMatch, resolve, reverse
+from django.urls import NoReverseMatch, Resolver404, get_script_prefix, resolve, reverse
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
@@ -65,13 +65,14 @@ def post(view, request) -> HttpResponse | None:
         return None
     if not grants(key.scopes, required_scope(view, request)):
         return None
-    # A request refused here is counted again by DRF's throttle: only requests already over the limit.
-    if not rate_allow(view.throttle_scope, f"key:{key.pk}")[0]:
-        return None
     try:
         # request.body keeps the bytes, so DRF can parse them again after a fallback.
         data = _PARSER.parse(io.BytesIO(request.body), parser_context={"encoding": request.encoding or settings.DEFAULT_CHARSET})
     except APIException:
+        return None
+    # The last check before the answer, so that only a request already over the limit is counted twice
+    # (here, then by DRF's throttle after the fallback).
+    if not rate_allow(view.throttle_scope, f"key:{key.pk}")[0]:
         return None
     status_code, body, headers = view.ingest(data=data, path=request.path, key=key)
     response = HttpResponse(_RENDERER.render(body), status=status_code, content_type="application/json")
@@ -98,17 +99,19 @@ class IngestFastPathMiddleware:
         self._below = (XFrameOptionsMiddleware(get_response), self._common)
 
     def routes(self) -> dict[str, type]:
-        """Request path -> view class, made on first use (the URLconf is loaded by then)."""
+        """Request path_info (the path below any SCRIPT_NAME) -> view class, made on first use."""
         if self._routes is None:
             routes = {}
+            prefix = get_script_prefix()
             for name in ROUTE_NAMES:
                 try:
                     path = reverse(name)
-                except NoReverseMatch:
+                    path_info = "/" + path[len(prefix) :] if path.startswith(prefix) else path
+                    view_class = resolve(path_info).func.view_class
+                except (NoReverseMatch, Resolver404):
                     continue
-                view_class = resolve(path).func.view_class
                 if hasattr(view_class, "ingest"):
-                    routes[path] = view_class
+                    routes[path_info] = view_class
             self._routes = routes
         return self._routes
 
@@ -120,7 +123,7 @@ class IngestFastPathMiddleware:
 
     def __call__(self, request):
         if request.method == "POST" and settings.FLUXBILL_INGEST_FAST_PATH:
-            view_class = self.routes().get(request.path)
+            view_class = self.routes().get(request.path_info)
             if view_class is not None and self._request_passes(request):
                 view = view_class()
                 view.setup(request)

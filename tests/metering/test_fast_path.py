@@ -7,6 +7,7 @@ Each case is sent twice, fast path on and off, and the two answers are compared 
 import uuid
 
 import pytest
+from django.urls import get_script_prefix, set_script_prefix
 from rest_framework.views import APIView
 
 from metering.choices import AggregationType
@@ -159,3 +160,33 @@ def test_a_host_outside_allowed_hosts_is_refused_before_the_fast_path(key_client
 
     assert response.status_code == 400
     assert not UsageEvent.objects.exists()
+
+
+def test_a_malformed_body_counts_once_against_the_rate_limit(key_client, meter, settings):
+    settings.FLUXBILL_RATE_LIMIT_SINGLE = 2
+    client = key_client("usage.write")
+    bad = client.post("/api/v1/sdk/track", data='{"quantity": ', content_type="application/json")
+    good = client.post("/api/v1/sdk/track", CASES["track"][1](meter, "after-bad"), format="json")
+    over = client.post("/api/v1/sdk/track", CASES["track"][1](meter, "over"), format="json")
+
+    assert (bad.status_code, good.status_code, over.status_code) == (400, 201, 429)
+
+
+@pytest.fixture
+def mounted_under_billing():
+    """The application mounted under /billing, as a proxy's SCRIPT_NAME would mount it."""
+    previous = get_script_prefix()
+    set_script_prefix("/billing/")
+    yield {"SCRIPT_NAME": "/billing"}
+    set_script_prefix(previous)
+
+
+def test_the_fast_path_serves_an_application_mounted_under_a_prefix(key_client, meter, drf_calls, mounted_under_billing):
+    client = key_client("usage.write")
+    tracked = client.post("/api/v1/sdk/track", CASES["track"][1](meter, "mounted"), format="json", **mounted_under_billing)
+    # Other POSTs go down the stack as before.
+    login = client.post("/api/v1/auth/login", {"username": "nobody", "password": "x"}, format="json", **mounted_under_billing)
+
+    assert tracked.status_code == 201, tracked.content
+    assert login.status_code in (400, 401), login.content
+    assert drf_calls == ["/billing/api/v1/auth/login"]
