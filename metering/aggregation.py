@@ -157,12 +157,15 @@ def usage_buckets(
         params["customer_id"] = customer_id
     expression = aggregate_expression(meter.aggregation_type)
     bucket = "date_trunc(%(group_by)s, e.timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    # One pass over the events gives both the buckets and the whole range (the empty grouping set), which
+    # for AVG, LATEST and UNIQUE_COUNT is not a combination of the buckets.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {bucket} AS bucket, {expression} FROM metering_usageevent e WHERE {where} GROUP BY 1 ORDER BY 1",
+            f"SELECT {bucket} AS bucket, GROUPING({bucket}) AS whole, {expression} FROM metering_usageevent e "
+            f"WHERE {where} GROUP BY GROUPING SETS ((bucket), ())",
             params,
         )
-        rows = [(row[0], _decimal(row[1])) for row in cursor.fetchall()]
-        cursor.execute(f"SELECT {expression} FROM metering_usageevent e WHERE {where}", params)
-        total = _decimal(cursor.fetchone()[0])
+        found = cursor.fetchall()
+    rows = sorted((bucket, _decimal(value)) for bucket, whole, value in found if not whole)
+    total = next(_decimal(value) for _, whole, value in found if whole)
     return rows, total

@@ -69,7 +69,8 @@ class UsageEvent(models.Model):
             models.Index(
                 fields=["customer", "meter", "timestamp"], include=["quantity"], name="usage_cust_meter_ts"
             ),
-            models.Index(fields=["meter", "timestamp"], name="usage_meter_ts"),
+            # Covers usage charts (metering.aggregation.usage_buckets) with an index-only scan.
+            models.Index(fields=["meter", "timestamp"], include=("quantity",), name="usage_meter_ts_qty"),
             # Newest-first listings (event debugger, API): keyset pages walk these without sorting.
             models.Index(fields=["-timestamp", "-id"], name="usage_ts_id_desc"),
             models.Index(fields=["meter", "-timestamp", "-id"], name="usage_meter_ts_id_desc"),
