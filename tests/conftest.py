@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apikeys.services import forget_cached_key
+from django.core.cache import cache
 from metering import lookups
 from tests.factories import StaffFactory, make_api_key
 
@@ -37,10 +38,12 @@ def staff_user(db):
 
 @pytest.fixture(autouse=True)
 def _fresh_lookup_caches():
-    """Ingestion caches ids and keys in-process; a rolled-back test must not leave them to the next one."""
+    """Ingestion caches ids and keys in-process, and the overview caches counts; a rolled-back test must
+    not leave them to the next one."""
     lookups.forget_meters()
     lookups.forget_customers()
     forget_cached_key()
+    cache.clear()
     yield
     lookups.forget_meters()
     lookups.forget_customers()

@@ -75,27 +75,31 @@ def revenue_by_month(now: datetime, months: int = 12) -> dict[str, list[tuple[st
 
 
 def events_per_day(now: datetime, days: int = 30) -> list[tuple[str, int]]:
-    """Events stored per UTC day over the last `days` days. Cached for a few minutes: it scans that much."""
-    key = f"overview:events-per-day:{now.date().isoformat()}:{now.hour}:{now.minute // 5}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date AS day, COUNT(*)
-            FROM metering_usageevent WHERE created_at >= %s GROUP BY 1
-            """,
-            [start],
-        )
-        found = dict(cur.fetchall())
-    series = [
-        ((start + timedelta(days=i)).date().isoformat(), found.get((start + timedelta(days=i)).date(), 0))
-        for i in range(days)
-    ]
-    cache.set(key, series, timeout=300)
-    return series
+    """Events stored per UTC day over the last `days` days, today last.
+
+    Days are counted by the time an event was stored (`created_at`), which never changes, so the
+    counts of the days before today are read once a day (cached until midnight UTC, shared through
+    the cache by every process) and only today's are counted on each view.
+    """
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=days - 1)
+    key = f"overview:events-per-day:{today.date().isoformat()}:{days}"
+    past = cache.get(key)
+    if past is None:
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date AS day, COUNT(*)
+                FROM metering_usageevent WHERE created_at >= %s AND created_at < %s GROUP BY 1
+                """,
+                [start, today],
+            )
+            found = {day.isoformat(): count for day, count in cur.fetchall()}
+        past = [
+            (day, found.get(day, 0)) for day in ((start + timedelta(days=i)).date().isoformat() for i in range(days - 1))
+        ]
+        cache.set(key, past, timeout=int((today + timedelta(days=1) - now).total_seconds()) + 60)
+    return [*past, (today.date().isoformat(), events_today(now))]
 
 
 def events_today(now: datetime) -> int:

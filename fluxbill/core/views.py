@@ -14,14 +14,15 @@ from fluxbill.core.errors import error_body
 def overview(request):
     now = timezone.now()
     revenue = selectors.revenue_by_month(now)
+    per_day = selectors.events_per_day(now)
     context = {
         "now": now,
         "amounts": selectors.amounts_by_currency(now),
         "awaiting": selectors.awaiting_finalization(),
         "overdue": selectors.overdue(now),
-        "events_today": selectors.events_today(now),
+        "events_today": per_day[-1][1],
         "revenue_charts": [(currency, charts.bar_chart(points, unit=currency)) for currency, points in revenue.items()],
-        "events_chart": charts.bar_chart(selectors.events_per_day(now), unit="events"),
+        "events_chart": charts.bar_chart(per_day, unit="events"),
     }
     return render(request, "core/overview.html", context)
 

@@ -64,3 +64,29 @@ def test_overview_empty_state(support_client):
     body = support_client.get("/").content.decode()
     assert "No invoices issued yet" in body
     assert "No drafts waiting" in body
+
+
+@pytest.mark.django_db
+def test_events_per_day_counts_by_stored_day_and_reads_past_days_once_a_day(django_assert_num_queries):
+    from fluxbill.core.selectors import events_per_day
+    from metering.models import UsageEvent
+
+    now = timezone.now().replace(hour=12)
+    customer = CustomerFactory()
+    stored = UsageEventFactory.create_batch(4, customer=customer)
+    UsageEvent.objects.filter(pk=stored[0].pk).update(created_at=now - dt.timedelta(days=1))
+    UsageEvent.objects.filter(pk=stored[1].pk).update(created_at=now - dt.timedelta(days=29))
+    UsageEvent.objects.filter(pk=stored[2].pk).update(created_at=now - dt.timedelta(days=30))  # outside
+    UsageEvent.objects.filter(pk=stored[3].pk).update(created_at=now)
+
+    with django_assert_num_queries(2):
+        first = events_per_day(now)
+    day = lambda ago: (now - dt.timedelta(days=ago)).date().isoformat()  # noqa: E731
+    assert len(first) == 30
+    assert first[0] == (day(29), 1) and first[-2] == (day(1), 1) and first[-1] == (day(0), 1)
+    assert sum(count for _, count in first) == 3
+
+    UsageEventFactory(customer=customer)  # stored now
+    with django_assert_num_queries(1):  # only today is counted again
+        second = events_per_day(now)
+    assert second[:-1] == first[:-1] and second[-1] == (day(0), 2)
