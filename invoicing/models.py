@@ -73,6 +73,9 @@ class Invoice(models.Model):
             models.Index(fields=["customer", "-created_at"], name="invoice_customer_created"),
             # The invoice list's default order, newest first, at 100,000+ invoices.
             models.Index(fields=["-created_at", "-id"], name="invoice_created_desc"),
+            # The overview: overdue invoices by due date, and issued amounts by month without reading rows.
+            models.Index(fields=["status", "due_date"], name="invoice_status_due"),
+            models.Index(fields=["issued_at"], include=("status", "currency", "total"), name="invoice_issued_amounts"),
         ]
 
     def __str__(self) -> str:
