@@ -90,3 +90,15 @@ def test_events_per_day_counts_by_stored_day_and_reads_past_days_once_a_day(djan
     with django_assert_num_queries(1):  # only today is counted again
         second = events_per_day(now)
     assert second[:-1] == first[:-1] and second[-1] == (day(0), 2)
+
+
+@pytest.mark.django_db
+def test_the_warm_task_leaves_only_today_to_count(django_assert_num_queries):
+    from fluxbill.core.selectors import events_per_day
+    from fluxbill.core.tasks import warm_overview
+
+    UsageEventFactory.create_batch(2)
+
+    assert warm_overview.apply().get() == 2
+    with django_assert_num_queries(1):
+        assert events_per_day(timezone.now())[-1][1] == 2
