@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.core.cache import cache
 from django.db import connection
@@ -75,36 +76,39 @@ def revenue_by_month(now: datetime, months: int = 12) -> dict[str, list[tuple[st
     return {currency: [(label, values.get(label, 0)) for label in labels] for currency, values in series.items()}
 
 
+# Events take created_at from the start of their transaction, so a day's count is final only once no
+# transaction begun that day can still commit; ingestion transactions last milliseconds.
+DAY_SETTLES_AFTER = timedelta(minutes=10)
+
+
 def events_per_day(now: datetime, days: int = 30) -> list[tuple[str, int]]:
     """Events stored per UTC day over the last `days` days, today last.
 
-    Days are counted by the time an event was stored (`created_at`), which never changes, so the
-    counts of the days before today are read once a day (cached until midnight UTC, shared through
-    the cache by every process) and only today's are counted on each view.
+    Days are counted by the time an event was stored (`created_at`), so a settled day's count never
+    changes: the settled days are counted once a day (cached, shared through the cache by every
+    process; `core.warm_overview` does it ahead of viewers) and only the rest on each view: today,
+    and yesterday too in the first minutes after midnight.
     """
+    now = now.astimezone(dt_timezone.utc)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=days - 1)
-    key = f"overview:events-per-day:{today.date().isoformat()}:{days}"
+    settled = today if now - today >= DAY_SETTLES_AFTER else today - timedelta(days=1)
+    key = f"overview:events-per-day:{start.date().isoformat()}:{settled.date().isoformat()}"
     past = cache.get(key)
     if past is None:
-        with connection.cursor() as cur:
-            cur.execute(
-                """
-                SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date AS day, COUNT(*)
-                FROM metering_usageevent WHERE created_at >= %s AND created_at < %s GROUP BY 1
-                """,
-                [start, today],
-            )
-            found = {day.isoformat(): count for day, count in cur.fetchall()}
-        past = [
-            (day, found.get(day, 0)) for day in ((start + timedelta(days=i)).date().isoformat() for i in range(days - 1))
-        ]
-        cache.set(key, past, timeout=int((today + timedelta(days=1) - now).total_seconds()) + 60)
-    return [*past, (today.date().isoformat(), events_today(now))]
+        past = _events_per_day_between(start, settled)
+        cache.set(key, past, timeout=25 * 3600)  # the key changes once the next day settles
+    counts = {**past, **_events_per_day_between(settled, None)}
+    labels = [(start + timedelta(days=i)).date().isoformat() for i in range(days)]
+    return [(label, counts.get(label, 0)) for label in labels]
 
 
-def events_today(now: datetime) -> int:
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+def _events_per_day_between(start: datetime, end: datetime | None) -> dict[str, int]:
+    sql = "SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date, COUNT(*) FROM metering_usageevent WHERE created_at >= %s"
+    params = [start]
+    if end is not None:
+        sql += " AND created_at < %s"
+        params.append(end)
     with connection.cursor() as cur:
-        cur.execute("SELECT COUNT(*) FROM metering_usageevent WHERE created_at >= %s", [start])
-        return cur.fetchone()[0]
+        cur.execute(sql + " GROUP BY 1", params)
+        return {day.isoformat(): count for day, count in cur.fetchall()}

@@ -102,3 +102,24 @@ def test_the_warm_task_leaves_only_today_to_count(django_assert_num_queries):
     assert warm_overview.apply().get() == 2
     with django_assert_num_queries(1):
         assert events_per_day(timezone.now())[-1][1] == 2
+
+
+@pytest.mark.django_db
+def test_yesterday_is_counted_live_until_it_has_settled():
+    from fluxbill.core.selectors import DAY_SETTLES_AFTER, events_per_day
+    from metering.models import UsageEvent
+
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    just_after = midnight + DAY_SETTLES_AFTER / 2
+    before = events_per_day(just_after)
+    # A transaction that began a moment before midnight commits now: its event is yesterday's.
+    late = UsageEventFactory()
+    UsageEvent.objects.filter(pk=late.pk).update(created_at=midnight - dt.timedelta(milliseconds=100))
+
+    during = events_per_day(just_after)
+    settled = events_per_day(midnight + DAY_SETTLES_AFTER)
+    again = events_per_day(midnight + DAY_SETTLES_AFTER * 2)
+
+    assert before[-2][1] == 0 and during[-2][1] == 1  # yesterday, counted live in the first minutes
+    assert settled[-2][1] == 1 and again[-2][1] == 1
+    assert during[-1][1] == settled[-1][1] == 0
