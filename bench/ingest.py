@@ -71,8 +71,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--compare",
         metavar="NAME=VALUE[,NAME=VALUE]",
-        help="also run a second server with these environment settings and measure track on it in every "
-        "round, interleaved with the first (an A/B that the machine's drift cannot skew)",
+        help="also run a second server with these environment settings (or workers=N, threads=N for gunicorn) "
+        "and measure track on it in every round, interleaved with the first (an A/B that the machine's drift "
+        "cannot skew)",
     )
     p.add_argument(
         "--phases", default="plain,track,bulk,copy", help="comma-separated subset of plain,track,bulk,copy (all)"
@@ -633,7 +634,12 @@ def main() -> None:
     other = other_meter = None
     if args.compare:
         overrides = dict(item.split("=", 1) for item in args.compare.split(",") if item)
-        other = Server(args, {**environment, **overrides})
+        # workers= and threads= change gunicorn's command line; anything else is an environment variable.
+        other_args = argparse.Namespace(**vars(args))
+        for knob in ("workers", "threads"):
+            if knob in overrides:
+                setattr(other_args, knob, int(overrides.pop(knob)))
+        other = Server(other_args, {**environment, **overrides})
         other_meter = CpuMeter(other, bench_url)
         rounds["track_b"] = []
     try:
