@@ -1,8 +1,8 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from apikeys.services import forget_cached_key
-from django.core.cache import cache
 from metering import lookups
 from tests.factories import StaffFactory, make_api_key
 

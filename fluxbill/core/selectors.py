@@ -104,7 +104,10 @@ def events_per_day(now: datetime, days: int = 30) -> list[tuple[str, int]]:
 
 
 def _events_per_day_between(start: datetime, end: datetime | None) -> dict[str, int]:
-    sql = "SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date, COUNT(*) FROM metering_usageevent WHERE created_at >= %s"
+    sql = (
+        "SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date, COUNT(*) "
+        "FROM metering_usageevent WHERE created_at >= %s"
+    )
     params = [start]
     if end is not None:
         sql += " AND created_at < %s"

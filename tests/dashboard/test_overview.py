@@ -4,8 +4,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from fluxbill.core.selectors import DAY_SETTLES_AFTER, events_per_day
+from fluxbill.core.tasks import warm_overview
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
+from metering.models import UsageEvent
 from tests.factories import CustomerFactory, UsageEventFactory
 
 
@@ -68,9 +71,6 @@ def test_overview_empty_state(support_client):
 
 @pytest.mark.django_db
 def test_events_per_day_counts_by_stored_day_and_reads_past_days_once_a_day(django_assert_num_queries):
-    from fluxbill.core.selectors import events_per_day
-    from metering.models import UsageEvent
-
     now = timezone.now().replace(hour=12)
     customer = CustomerFactory()
     stored = UsageEventFactory.create_batch(4, customer=customer)
@@ -94,9 +94,6 @@ def test_events_per_day_counts_by_stored_day_and_reads_past_days_once_a_day(djan
 
 @pytest.mark.django_db
 def test_the_warm_task_leaves_only_today_to_count(django_assert_num_queries):
-    from fluxbill.core.selectors import events_per_day
-    from fluxbill.core.tasks import warm_overview
-
     UsageEventFactory.create_batch(2)
 
     assert warm_overview.apply().get() == 2
@@ -106,9 +103,6 @@ def test_the_warm_task_leaves_only_today_to_count(django_assert_num_queries):
 
 @pytest.mark.django_db
 def test_yesterday_is_counted_live_until_it_has_settled():
-    from fluxbill.core.selectors import DAY_SETTLES_AFTER, events_per_day
-    from metering.models import UsageEvent
-
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     just_after = midnight + DAY_SETTLES_AFTER / 2
     before = events_per_day(just_after)

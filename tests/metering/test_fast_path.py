@@ -154,7 +154,7 @@ def test_a_key_over_its_rate_limit_gets_drf_429_with_retry_after(key_client, met
     assert UsageEvent.objects.count() == 2
 
 
-def test_a_host_outside_allowed_hosts_is_refused_before_the_fast_path(key_client, meter, drf_calls):
+def test_a_host_outside_allowed_hosts_is_refused_before_the_fast_path(key_client, meter):
     client = key_client("usage.write")
     response = client.post("/api/v1/sdk/track", CASES["track"][1](meter, "host"), format="json", HTTP_HOST="evil.example")
 
