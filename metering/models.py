@@ -46,8 +46,12 @@ class UsageEvent(models.Model):
     """One measurement sent by a client. Append-only: corrections are new events, never updates."""
 
     id = models.BigAutoField(primary_key=True)
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="events")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="usage_events")
+    # No single-column indexes of their own: the composite indexes below start with each of them, and
+    # every index is one more write per stored event.
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="events", db_index=False)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="usage_events", db_index=False
+    )
     quantity = models.DecimalField(max_digits=QUANTITY_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
     timestamp = models.DateTimeField()
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
