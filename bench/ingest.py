@@ -176,6 +176,36 @@ def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
 
 
+def connections_per_worker(workers: list[int], port: int) -> list[int]:
+    """Established client connections each worker holds on `port` (from /proc: socket inodes)."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                        established.add(fields[9])
+        except OSError:
+            continue
+    counts = []
+    for pid in workers:
+        held = 0
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and target[8:-1] in established:
+                    held += 1
+        except OSError:
+            continue
+        counts.append(held)
+    return counts
+
+
 class CpuMeter:
     """What gunicorn (master and workers) and the benchmark database's backends have spent.
 
@@ -191,13 +221,21 @@ class CpuMeter:
         """The next transaction id: it moves by one per transaction that writes (reads take none)."""
         return int(self.monitor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()[0])
 
-    def sample(self) -> tuple[dict, dict]:
+    def workers(self) -> list[int]:
         master = self.server.process.pid
         try:
             with open(f"/proc/{master}/task/{master}/children") as f:
-                workers = [int(pid) for pid in f.read().split()]
+                return [int(pid) for pid in f.read().split()]
         except OSError:
-            workers = []
+            return []
+
+    def connections(self) -> list[int]:
+        """Client connections per gunicorn worker, largest first."""
+        return sorted(connections_per_worker(self.workers(), self.server.port), reverse=True)
+
+    def sample(self) -> tuple[dict, dict]:
+        master = self.server.process.pid
+        workers = self.workers()
         backends = [
             row[0]
             for row in self.monitor.execute(
@@ -317,6 +355,7 @@ def drive(server: Server, meter: CpuMeter, args, fixtures: dict, kind: str, clie
             if line.strip() == "MEASURING":
                 before = meter.sample()
                 writes_before = meter.writes()
+                split = meter.connections()
             else:
                 answer = line
         after = meter.sample()
@@ -328,6 +367,7 @@ def drive(server: Server, meter: CpuMeter, args, fixtures: dict, kind: str, clie
     result["server_cpu_s"] = cpu_spent(before[0], after[0])
     result["pg_cpu_s"] = cpu_spent(before[1], after[1])
     result["writes"] = writes
+    result["split"] = split
     if result["errors"]:
         print(f"  ! {kind}: {result['errors']} failed requests, e.g. {result['error_samples'][:2]}", flush=True)
     return result
@@ -347,6 +387,7 @@ def merge_rounds(rounds: list[dict]) -> dict:
         "requests_per_s": sum(r["requests"] for r in rounds) / seconds,
         "events_per_s": sum(r["events"] for r in rounds) / seconds,
         "per_round": [r["requests_per_s"] for r in rounds],
+        "splits": [r.get("split") or [] for r in rounds],
         "cpu_s": {
             "server": sum(r["server_cpu_s"] for r in rounds),
             "postgres": sum(r["pg_cpu_s"] for r in rounds),
@@ -524,7 +565,10 @@ def report(args, server_command: list[str], pg_version: str, results: dict) -> N
     print()
 
     def rounds(r: dict) -> str:
-        return "rounds " + " / ".join(f"{x:,.0f}" for x in r["per_round"])
+        return "rounds " + " / ".join(
+            f"{x:,.0f}" + (f" ({'+'.join(map(str, split))})" if split else "")
+            for x, split in zip(r["per_round"], r["splits"])
+        )
 
     if plain:
         print(

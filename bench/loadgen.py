@@ -188,14 +188,20 @@ class LoadGenerator:
 
     def run(self) -> dict:
         clients = [Client(self) for _ in range(self.cfg["clients"])]
-        for client in clients:
-            client.start()
+        # Clients join one by one over the first quarter of the warm-up, as a fleet of clients would,
+        # rather than in one burst: gunicorn's workers share one listening socket, and a burst of
+        # connections tends to be accepted almost all by whichever worker wakes first (16 of 16 seen),
+        # which then serves them on one GIL while the other worker idles.
         began = time.perf_counter()
+        ramp = self.cfg["warmup"] / 4 / max(1, len(clients))
+        waiting = list(clients)
         measure_from = began + self.cfg["warmup"]
         measure_to = measure_from + self.cfg["duration"]
         cpu_from = None
         while True:
             now = time.perf_counter()
+            while waiting and now >= began + ramp * (len(clients) - len(waiting)):
+                waiting.pop(0).start()
             if not self.measuring and now >= measure_from:
                 self.measuring = True
                 measure_from = now
@@ -204,7 +210,7 @@ class LoadGenerator:
                 print("MEASURING", flush=True)
             if now >= measure_to:
                 break
-            for key, mask in self.sel.select(timeout=0.2):
+            for key, mask in self.sel.select(timeout=min(0.2, ramp) if waiting else 0.2):
                 client = key.data
                 if client.sock is None:
                     continue
