@@ -350,6 +350,7 @@ def drive(server: Server, meter: CpuMeter, args, fixtures: dict, kind: str, clie
             [sys.executable, str(LOADGEN), json.dumps(config)], stdout=subprocess.PIPE, stderr=errors, text=True
         )
         before = None
+        writes_before, split = 0, []
         answer = ""
         for line in process.stdout:
             if line.strip() == "MEASURING":

@@ -198,7 +198,8 @@ FLUXBILL_API_KEY_CACHE_SECONDS = env.float("FLUXBILL_API_KEY_CACHE_SECONDS", def
 FLUXBILL_INGEST_GROUP_COMMIT = env.bool("FLUXBILL_INGEST_GROUP_COMMIT", default=True)
 # The event INSERT is prepared once per database connection (PREPARE/EXECUTE). Turn it off behind a
 # pooler that hands one session's statements to different server connections (PgBouncer in
-# transaction mode): each call would then find its statement gone and run it plain.
+# transaction mode): there a call often finds its statement gone and pays for a failed EXECUTE before
+# running the statement plain.
 FLUXBILL_INGEST_PREPARED_INSERT = env.bool("FLUXBILL_INGEST_PREPARED_INSERT", default=True)
 # Well-formed single-event POSTs with an API key skip DRF's per-request machinery (metering.api.fastpath).
 FLUXBILL_INGEST_FAST_PATH = env.bool("FLUXBILL_INGEST_FAST_PATH", default=True)

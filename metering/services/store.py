@@ -109,7 +109,12 @@ def _insert(cursor, kind: str, document: str) -> list[tuple]:
     plain, because a failed EXECUTE there would abort the caller's transaction.
     """
     statement = _STATEMENTS[kind]
-    if not settings.FLUXBILL_INGEST_PREPARED_INSERT or connection.in_atomic_block:
+    if (
+        not settings.FLUXBILL_INGEST_PREPARED_INSERT
+        or connection.in_atomic_block
+        # EXECUTE takes its argument spelled out, which only client-side binding (Django's default) does.
+        or connection.settings_dict["OPTIONS"].get("server_side_binding")
+    ):
         cursor.execute(statement, [document])
         return cursor.fetchall()
     raw = connection.connection
@@ -117,18 +122,31 @@ def _insert(cursor, kind: str, document: str) -> list[tuple]:
     with _prepared_lock:
         names = _prepared.setdefault(raw, set())
     if name not in names:
-        cursor.execute(f"PREPARE {name}(jsonb) AS {statement.replace('%s', '$1')}")
+        try:
+            cursor.execute(f"PREPARE {name}(jsonb) AS {statement.replace('%s', '$1')}")
+        except ProgrammingError as exc:
+            # Already prepared in this server session (a pooler handed it over): use it; if it is stale,
+            # EXECUTE below says so and the plain statement runs.
+            if _sqlstate(exc) != "42P05":
+                raise
         names.add(name)
     try:
         cursor.execute(f"EXECUTE {name}(%s)", [document])
     except (ProgrammingError, NotSupportedError) as exc:
-        if getattr(exc.__cause__, "sqlstate", None) not in _PREPARED_GONE:
+        if _sqlstate(exc) not in _PREPARED_GONE:
             raise
         names.discard(name)
-        if exc.__cause__.sqlstate == "0A000":  # still there, but planned for the old columns
-            cursor.execute(f"DEALLOCATE {name}")
+        if _sqlstate(exc) == "0A000":  # still there, but planned for the old columns
+            try:
+                cursor.execute(f"DEALLOCATE {name}")
+            except ProgrammingError:
+                pass  # gone after all: the next call prepares it either way
         cursor.execute(statement, [document])
     return cursor.fetchall()
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    return getattr(exc.__cause__, "sqlstate", None)
 
 
 def _json_number(value):

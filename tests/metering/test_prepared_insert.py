@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from metering import lookups
 from metering.models import UsageEvent
-from metering.services import PendingEvent, events_store
+from metering.services import PendingEvent, events_store, store
 from tests.factories import CustomerFactory, MeterFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,6 +86,36 @@ def test_a_statement_planned_for_old_columns_is_replaced(make_pending):
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE metering_usageevent ALTER COLUMN source TYPE varchar(100)")
     assert UsageEvent.objects.count() == 3
+
+
+def test_a_new_connection_prepares_it_again(make_pending):
+    events_store([make_pending("a")], full_rows=True)
+    connection.close()
+
+    events_store([make_pending("b")], full_rows=True)
+    assert prepared_here() == ["fluxbill_event_insert_full"]
+    assert UsageEvent.objects.count() == 2
+
+
+def test_a_statement_the_session_already_holds_is_used(make_pending):
+    # As when a pooler hands this connection a server session another client prepared it in.
+    with connection.cursor() as cursor:
+        cursor.execute("PREPARE fluxbill_event_insert_full(jsonb) AS " + store._INSERT_FULL.replace("%s", "$1"))
+
+    stored = events_store([make_pending("a", "5")], full_rows=True)
+    assert stored.events[0].quantity == Decimal("5")
+    assert UsageEvent.objects.get().quantity == Decimal("5")
+
+
+def test_server_side_binding_runs_it_plain(make_pending):
+    options = connection.settings_dict["OPTIONS"]
+    options["server_side_binding"] = True
+    try:
+        events_store([make_pending("a")], full_rows=True)
+    finally:
+        del options["server_side_binding"]
+    assert prepared_here() == []
+    assert UsageEvent.objects.count() == 1
 
 
 def test_inside_a_transaction_nothing_is_prepared(make_pending):
