@@ -109,6 +109,22 @@ class UsageEventFactory(factory.django.DjangoModelFactory):
     timestamp = factory.LazyFunction(timezone.now)
 
 
+def pending_event(meter, customer, *, key, quantity="1", properties=None):
+    """A validated event ready for the store (metering.services.PendingEvent), a minute old."""
+    from metering import lookups
+    from metering.services import PendingEvent
+
+    return PendingEvent(
+        meter=lookups.meter_by_id(meter.id),
+        external_customer_id=customer.external_id,
+        quantity=Decimal(quantity),
+        timestamp=timezone.now() - datetime.timedelta(minutes=1),
+        idempotency_key=key,
+        properties={"n": key} if properties is None else properties,
+        customer_id=customer.id,
+    )
+
+
 def make_api_key(scopes=("*",), **kwargs):
     """A real key through the service; returns (ApiKey, raw key)."""
     return api_key_create(name=kwargs.pop("name", "test key"), scopes=list(scopes), now=timezone.now(), **kwargs)

@@ -8,35 +8,20 @@ writer's INSERT waits on the unique index while the other requests queue behind 
 import threading
 import time
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
-from metering import lookups
 from metering.choices import AggregationType
 from metering.models import UsageEvent
-from metering.services import PendingEvent, event_store_one, group_writer
-from tests.factories import CustomerFactory, MeterFactory
+from metering.services import event_store_one, group_writer
+from tests.factories import CustomerFactory, MeterFactory, pending_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 QUEUED = 12
-
-
-def pending_for(meter, customer, *, key, quantity="1"):
-    return PendingEvent(
-        meter=lookups.meter_by_id(meter.id),
-        external_customer_id=customer.external_id,
-        quantity=Decimal(quantity),
-        timestamp=timezone.now() - timedelta(minutes=1),
-        idempotency_key=key,
-        properties={"n": key},
-        customer_id=customer.id,
-    )
 
 
 @pytest.fixture
@@ -103,7 +88,7 @@ def held_write(blocker):
     meter = MeterFactory()
     customer = CustomerFactory()
     hold(meter, customer, "held")
-    first, _, _ = store_in_threads([pending_for(meter, customer, key="held")])
+    first, _, _ = store_in_threads([pending_event(meter, customer, key="held")])
     wait_for_writer()
     return meter, customer, first
 
@@ -122,10 +107,10 @@ def test_requests_arriving_during_a_write_share_the_next_insert(blocker):
     writer = group_writer()
     batches_before, events_before = writer.batches, writer.events
 
-    first, first_results, first_errors = store_in_threads([pending_for(meter, customer, key="held", quantity="5")])
+    first, first_results, first_errors = store_in_threads([pending_event(meter, customer, key="held", quantity="5")])
     # The first request is now writing, blocked on the open transaction's key.
     wait_for_writer()
-    items = [pending_for(meter, customer, key=f"k{i}", quantity=str(i + 1)) for i in range(QUEUED)]
+    items = [pending_event(meter, customer, key=f"k{i}", quantity=str(i + 1)) for i in range(QUEUED)]
     rest, results, errors = store_in_threads(items)
     wait_for_queue(QUEUED)
     conn.commit()
@@ -150,7 +135,7 @@ def test_requests_arriving_during_a_write_share_the_next_insert(blocker):
 def test_one_key_twice_in_a_batch_stores_one_event_and_both_see_it(blocker):
     conn, _ = blocker
     meter, customer, first = held_write(blocker)
-    twins = [pending_for(meter, customer, key="twin", quantity=q) for q in ("2", "3")]
+    twins = [pending_event(meter, customer, key="twin", quantity=q) for q in ("2", "3")]
     rest, results, errors = store_in_threads(twins)
     wait_for_queue(2)
     conn.rollback()
@@ -167,9 +152,9 @@ def test_one_key_twice_in_a_batch_stores_one_event_and_both_see_it(blocker):
 def test_an_event_for_a_deleted_customer_fails_alone_and_the_batch_is_stored(blocker):
     conn, _ = blocker
     meter, customer, first = held_write(blocker)
-    ghost = pending_for(meter, customer, key="ghost")
+    ghost = pending_event(meter, customer, key="ghost")
     ghost.customer_id = uuid.uuid4()  # as if cached before the customer was deleted
-    items = [pending_for(meter, customer, key="a"), ghost, pending_for(meter, customer, key="b")]
+    items = [pending_event(meter, customer, key="a"), ghost, pending_event(meter, customer, key="b")]
     rest, results, errors = store_in_threads(items)
     wait_for_queue(3)
     conn.rollback()
@@ -179,7 +164,7 @@ def test_an_event_for_a_deleted_customer_fails_alone_and_the_batch_is_stored(blo
     assert errors[0] is None and errors[2] is None
     assert set(UsageEvent.objects.values_list("idempotency_key", flat=True)) == {"held", "a", "b"}
     # The writer is free again afterwards.
-    event, duplicate = event_store_one(pending_for(meter, customer, key="after"))
+    event, duplicate = event_store_one(pending_event(meter, customer, key="after"))
     assert duplicate is False and UsageEvent.objects.filter(pk=event.id).exists()
     assert group_writer()._writing is False
 
@@ -190,7 +175,7 @@ def test_inside_a_transaction_the_event_rolls_back_with_it():
     batches_before = group_writer().batches
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        event, _ = event_store_one(pending_for(meter, customer, key="in-tx"))
+        event, _ = event_store_one(pending_event(meter, customer, key="in-tx"))
         assert UsageEvent.objects.filter(pk=event.id).exists()
         raise RuntimeError("roll back")
 

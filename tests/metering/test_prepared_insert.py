@@ -1,17 +1,14 @@
 """The event INSERT runs as a statement prepared once per connection, and survives losing it."""
 
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
 
-from metering import lookups
 from metering.models import UsageEvent
-from metering.services import PendingEvent, events_store, store
-from tests.factories import CustomerFactory, MeterFactory
+from metering.services import events_store, store
+from tests.factories import CustomerFactory, MeterFactory, pending_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,15 +19,7 @@ def make_pending():
     customer = CustomerFactory()
 
     def make(key=None, quantity="2.5"):
-        return PendingEvent(
-            meter=lookups.meter_by_id(meter.id),
-            external_customer_id=customer.external_id,
-            quantity=Decimal(quantity),
-            timestamp=timezone.now() - timedelta(minutes=1),
-            idempotency_key=key,
-            properties={"region": "eu"},
-            customer_id=customer.id,
-        )
+        return pending_event(meter, customer, key=key, quantity=quantity, properties={"region": "eu"})
 
     return make
 
