@@ -112,6 +112,31 @@ def test_json_log_lines_carry_the_request_id():
     assert parsed["message"] == "hello there"
 
 
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+@pytest.mark.django_db
+def test_django_request_log_lines_for_4xx_answers_carry_the_request_id(client):
+    from fluxbill.core.middleware import RequestIdLogFilter
+
+    handler = _Lines()
+    handler.addFilter(RequestIdLogFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s [%(request_id)s] %(message)s"))
+    django_request = logging.getLogger("django.request")
+    django_request.addHandler(handler)
+    try:
+        assert client.get("/api/v1/events", HTTP_X_REQUEST_ID="req-401").status_code == 401
+    finally:
+        django_request.removeHandler(handler)
+    assert handler.lines == ["WARNING [req-401] Unauthorized: /api/v1/events"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_ingestion_answers_503_not_500_while_the_database_is_unreachable(api_client):
     meter = MeterFactory(event_name="api.calls", aggregation_type="COUNT", property_name="")
