@@ -62,7 +62,8 @@ def store_in_threads(items):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=work, args=(i, item)) for i, item in enumerate(items)]
+    # Daemon threads: a request the writer never answers fails its test instead of keeping pytest from exiting.
+    threads = [threading.Thread(target=work, args=(i, item), daemon=True) for i, item in enumerate(items)]
     for thread in threads:
         thread.start()
     return threads, results, errors
@@ -181,3 +182,113 @@ def test_inside_a_transaction_the_event_rolls_back_with_it():
 
     assert not UsageEvent.objects.filter(idempotency_key="in-tx").exists()
     assert group_writer().batches == batches_before
+
+
+# --- Pipelined commit ------------------------------------------------------------------
+# These tests hold the flush up: `flush_log` is wrapped so that it waits for the test before running
+# the real flush on the real connection. What the requests see meanwhile is the behaviour under test.
+
+
+@pytest.fixture
+def held_flush(monkeypatch):
+    """(entered, release, pids): a flush sets `entered` and waits for `release`; `pids` are its backends."""
+    from metering.services import store
+
+    real_flush = store.flush_log
+    entered, release, pids = threading.Event(), threading.Event(), []
+
+    def flush_when_released():
+        pids.append(connection.connection.info.backend_pid if connection.connection else None)
+        entered.set()
+        assert release.wait(20), "the test never released the flush"
+        real_flush()
+
+    monkeypatch.setattr(store, "flush_log", flush_when_released)
+    yield entered, release, pids
+    release.set()
+
+
+def wait_until(predicate, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_a_lone_event_is_written_then_flushed():
+    meter, customer = MeterFactory(), CustomerFactory()
+    writer = group_writer()
+    before = (writer.batches, writer.flushes)
+
+    event, duplicate = event_store_one(pending_event(meter, customer, key="lone"))
+
+    assert duplicate is False and UsageEvent.objects.get(idempotency_key="lone").id == event.id
+    assert (writer.batches - before[0], writer.flushes - before[1]) == (1, 1)
+    assert writer._flushing is False and writer._unflushed == []
+
+
+def test_without_pipelined_commit_the_write_waits_for_its_own_flush(settings):
+    settings.FLUXBILL_INGEST_PIPELINED_COMMIT = False
+    meter, customer = MeterFactory(), CustomerFactory()
+    writer = group_writer()
+    before = (writer.batches, writer.flushes)
+
+    event, _ = event_store_one(pending_event(meter, customer, key="own-flush"))
+
+    assert UsageEvent.objects.get(idempotency_key="own-flush").id == event.id
+    assert (writer.batches - before[0], writer.flushes - before[1]) == (1, 0)
+
+
+def test_the_next_batch_is_written_while_the_last_is_flushed_and_nobody_is_answered_before_the_flush(held_flush):
+    entered, release, _ = held_flush
+    meter, customer = MeterFactory(), CustomerFactory()
+    writer = group_writer()
+    flushes_before = writer.flushes
+
+    first, first_results, first_errors = store_in_threads([pending_event(meter, customer, key="a")])
+    assert entered.wait(20), "the first write never reached its flush"
+    # Committed, visible to everyone, and not yet answered.
+    assert UsageEvent.objects.filter(idempotency_key="a").exists()
+    # Requests arriving now are written while the first flush is held...
+    rest, results, errors = store_in_threads([pending_event(meter, customer, key=k) for k in ("b", "c")])
+    wait_until(lambda: UsageEvent.objects.filter(idempotency_key__in=["b", "c"]).count() == 2, "b and c were not written")
+    # ...and wait for a flush of their own: the one under way began before they were written.
+    time.sleep(0.2)
+    assert all(thread.is_alive() for thread in first + rest)
+    release.set()
+    join(first + rest)
+
+    assert first_errors == [None] and errors == [None, None]
+    stored = dict(UsageEvent.objects.values_list("idempotency_key", "id"))
+    assert [event.id for event, _ in first_results + results] == [stored["a"], stored["b"], stored["c"]]
+    # One flush for the first write, then one (or, if c came after b was written, two) for the rest.
+    assert 2 <= writer.flushes - flushes_before <= 3
+    assert writer._flushing is False and writer._unflushed == []
+
+
+def test_a_failed_flush_fails_every_request_waiting_on_it_and_a_retry_finds_the_event(held_flush):
+    entered, release, pids = held_flush
+    meter, customer = MeterFactory(), CustomerFactory()
+
+    first, _, first_errors = store_in_threads([pending_event(meter, customer, key="a")])
+    assert entered.wait(20)
+    rest, _, errors = store_in_threads([pending_event(meter, customer, key="b")])
+    wait_until(lambda: UsageEvent.objects.filter(idempotency_key="b").exists(), "b was not written")
+    # The flushing connection dies before its flush runs.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pids[0]])
+    release.set()
+    join(first + rest)
+
+    from django.db import DatabaseError
+
+    assert isinstance(first_errors[0], DatabaseError) and isinstance(errors[0], DatabaseError)
+    writer = group_writer()
+    assert writer._flushing is False and writer._unflushed == [] and writer._writing is False
+    # The client retries with the same key: the event committed before the failure is its answer.
+    retried, retry_results, retry_errors = store_in_threads([pending_event(meter, customer, key="a")])
+    join(retried)
+    assert retry_errors == [None]
+    event, duplicate = retry_results[0]
+    assert duplicate is True and event.id == UsageEvent.objects.get(idempotency_key="a").id
+    assert UsageEvent.objects.filter(idempotency_key="a").count() == 1
