@@ -201,11 +201,6 @@ FLUXBILL_INGEST_GROUP_COMMIT = env.bool("FLUXBILL_INGEST_GROUP_COMMIT", default=
 # transaction mode): there a call often finds its statement gone and pays for a failed EXECUTE before
 # running the statement plain.
 FLUXBILL_INGEST_PREPARED_INSERT = env.bool("FLUXBILL_INGEST_PREPARED_INSERT", default=True)
-# Group commit writes without waiting for the disk (synchronous_commit off for that one transaction)
-# and answers the requests only after a separate commit that does wait, and so flushes the log past
-# those writes, has finished: the next batch is written while the last one reaches the disk. Off: every
-# group write waits for its own flush.
-FLUXBILL_INGEST_PIPELINED_COMMIT = env.bool("FLUXBILL_INGEST_PIPELINED_COMMIT", default=True)
 # Well-formed single-event POSTs with an API key skip DRF's per-request machinery (metering.api.fastpath).
 FLUXBILL_INGEST_FAST_PATH = env.bool("FLUXBILL_INGEST_FAST_PATH", default=True)
 FLUXBILL_BULK_MAX_EVENTS = env.int("FLUXBILL_BULK_MAX_EVENTS", default=1000)

@@ -9,12 +9,6 @@ commit of their own; PostgreSQL spends about as much CPU on that as the whole pl
 statement and a commit instead (group commit): the first becomes the writer, the ones arriving
 while it writes queue up and the next writer takes them all. Nobody waits on a timer: a lone
 request writes at once, and under load batches form by themselves while the previous one commits.
-
-Pipelined commit (FLUXBILL_INGEST_PIPELINED_COMMIT): a group write commits without waiting for the
-disk and hands the writing on at once; its requests are answered after a flush, a commit that does
-wait and that began after their write, so the log is on disk past it. Flushing the log under load
-takes as long as the write itself, and it then overlaps with the next batch's write instead of
-holding it up.
 """
 
 from __future__ import annotations
@@ -108,30 +102,21 @@ _prepared_lock = threading.Lock()
 _PREPARED_GONE = {"26000", "0A000"}
 
 
-# A group write's own transaction does not wait for the disk; GroupWriter flushes before answering.
-# SET LOCAL ends with the transaction, so the connection's other work keeps the server's setting.
-_UNFLUSHED_BEGIN = "BEGIN; SET LOCAL synchronous_commit TO OFF; "
-_UNFLUSHED_END = "; COMMIT"
-# A transaction that takes an id writes a commit record and, with synchronous_commit on, waits until
-# the log is on disk up to it: every commit before it, from any connection, is then on disk too.
-_FLUSH = "SELECT pg_current_xact_id()"
-
-
-def _insert(cursor, kind: str, document: str, *, flush: bool = True) -> list[tuple]:
+def _insert(cursor, kind: str, document: str) -> list[tuple]:
     """Run the batch INSERT (`kind` "full" or "ids") and return its RETURNING rows.
 
     Outside a transaction the statement runs prepared; inside one (tests, ATOMIC_REQUESTS) it runs
-    plain, because a failed EXECUTE there would abort the caller's transaction. With `flush` False it
-    commits without waiting for the disk (outside a transaction only; inside one the caller's commit decides).
+    plain, because a failed EXECUTE there would abort the caller's transaction.
     """
     statement = _STATEMENTS[kind]
-    # EXECUTE takes its argument spelled out, and several statements go in one call only through the
-    # simple query protocol: both need client-side binding (Django's default).
-    plain_only = connection.in_atomic_block or connection.settings_dict["OPTIONS"].get("server_side_binding")
-    if plain_only or not connection.get_autocommit():
-        flush = True
-    if plain_only or not settings.FLUXBILL_INGEST_PREPARED_INSERT:
-        return _run(cursor, statement, document, flush)
+    if (
+        not settings.FLUXBILL_INGEST_PREPARED_INSERT
+        or connection.in_atomic_block
+        # EXECUTE takes its argument spelled out, which only client-side binding (Django's default) does.
+        or connection.settings_dict["OPTIONS"].get("server_side_binding")
+    ):
+        cursor.execute(statement, [document])
+        return cursor.fetchall()
     raw = connection.connection
     name = _PREPARED_NAMES[kind]
     with _prepared_lock:
@@ -146,7 +131,7 @@ def _insert(cursor, kind: str, document: str, *, flush: bool = True) -> list[tup
                 raise
         names.add(name)
     try:
-        return _run(cursor, f"EXECUTE {name}(%s)", document, flush)
+        cursor.execute(f"EXECUTE {name}(%s)", [document])
     except (ProgrammingError, NotSupportedError) as exc:
         if _sqlstate(exc) not in _PREPARED_GONE:
             raise
@@ -156,33 +141,8 @@ def _insert(cursor, kind: str, document: str, *, flush: bool = True) -> list[tup
                 cursor.execute(f"DEALLOCATE {name}")
             except ProgrammingError:
                 pass  # gone after all: the next call prepares it either way
-        return _run(cursor, statement, document, flush)
-
-
-def _run(cursor, sql: str, document: str, flush: bool) -> list[tuple]:
-    if flush:
-        cursor.execute(sql, [document])
-        return cursor.fetchall()
-    try:
-        cursor.execute(_UNFLUSHED_BEGIN + sql + _UNFLUSHED_END, [document])
-    except DatabaseError:
-        # A failed statement leaves the transaction open and aborted; end it so the connection is usable.
-        try:
-            cursor.execute("ROLLBACK")
-        except DatabaseError:
-            pass  # the connection itself is gone; Django replaces it
-        raise
-    cursor.nextset()  # past BEGIN
-    cursor.nextset()  # past SET LOCAL
-    rows = cursor.fetchall()
-    cursor.nextset()  # COMMIT
-    return rows
-
-
-def flush_log() -> None:
-    """Return once every transaction committed before the call, on any connection, is on disk."""
-    with connection.cursor() as cursor:
-        cursor.execute(_FLUSH)
+        cursor.execute(statement, [document])
+    return cursor.fetchall()
 
 
 def _sqlstate(exc: Exception) -> str | None:
@@ -215,12 +175,10 @@ def _stored(row: tuple) -> StoredEvent:
     return StoredEvent(*row[:6], json.loads(properties) if isinstance(properties, str) else properties, *row[7:])
 
 
-def events_store(pending: list[PendingEvent], *, full_rows: bool = False, flush: bool = True) -> StoreResult:
+def events_store(pending: list[PendingEvent], *, full_rows: bool = False) -> StoreResult:
     """Insert a batch in one statement; keyed events already stored (or repeated in the batch) are duplicates.
 
-    With `full_rows`, `result.events` holds the StoredEvent per index (None for a duplicate). With
-    `flush` False, outside a transaction, the rows are committed but may not be on disk yet: call
-    `flush_log` before telling anyone they are stored.
+    With `full_rows`, `result.events` holds the StoredEvent per index (None for a duplicate).
     """
     # Ids as text both ways: matching rows back on strings avoids hashing uuid.UUID objects in Python.
     targets = [(str(p.meter.id), str(p.customer_id)) for p in pending]
@@ -241,7 +199,7 @@ def events_store(pending: list[PendingEvent], *, full_rows: bool = False, flush:
     )
     try:
         with connection.cursor() as cursor:
-            rows = _insert(cursor, "full" if full_rows else "ids", document, flush=flush)
+            rows = _insert(cursor, "full" if full_rows else "ids", document)
     except IntegrityError:
         # A cached customer id that no longer exists (customer deleted): forget and let the client retry.
         lookups.forget_customers()
@@ -276,12 +234,11 @@ def event_stored(pending: PendingEvent) -> StoredEvent:
 class _Slot:
     """One waiting request: its event, a latch it sleeps on, and what the writer found."""
 
-    __slots__ = ("pending", "latch", "event", "duplicate", "error", "done", "lead", "unflushed")
+    __slots__ = ("pending", "latch", "event", "duplicate", "error", "done", "lead")
 
     def __init__(self, pending: PendingEvent):
         self.pending = pending
-        # A plain lock used as a latch: acquired now, released by whoever has news for this slot
-        # (its turn to write, or its answer).
+        # A plain lock used as a latch: acquired now, released by whoever finishes this slot.
         self.latch = threading.Lock()
         self.latch.acquire()
         self.event: StoredEvent | None = None
@@ -289,33 +246,22 @@ class _Slot:
         self.error: BaseException | None = None
         self.done = False
         self.lead = False
-        self.unflushed = False
-
-
-_NOT_WRITTEN = "The event was not written; retry with the same idempotency key"
-_NOT_FLUSHED = "The event may not have reached the disk; retry with the same idempotency key"
 
 
 class GroupWriter:
     """Per process: single events that arrive while a write is under way go together in the next one.
 
-    At most one thread writes at a time. When it is done it hands the writing to the first request
-    that queued meanwhile, which takes the whole queue. Without pipelined commit the writer's commit
-    waited for the disk and it wakes the requests it wrote for. With it, the written requests join
-    the unflushed list; at most one thread flushes at a time, and one flush answers everything that
-    was on the list when it began. The writer that finds nobody flushing becomes the flusher.
+    At most one thread writes at a time. When it is done it wakes the requests it wrote for, and
+    hands the writing to the first request that queued meanwhile, which takes the whole queue.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: list[_Slot] = []
         self._writing = False
-        self._unflushed: list[_Slot] = []
-        self._flushing = False
-        # Counters for tests and benchmarks: statements issued, events they carried, flushes.
+        # Counters for tests and benchmarks: statements issued and events they carried.
         self.batches = 0
         self.events = 0
-        self.flushes = 0
 
     def store(self, pending: PendingEvent) -> tuple[StoredEvent | None, bool]:
         slot = _Slot(pending)
@@ -326,91 +272,44 @@ class GroupWriter:
         if not lead:
             slot.latch.acquire()
         if lead or slot.lead:
-            self._write_queue(slot)
+            self._write_queue()
         if slot.error is not None:
             raise slot.error
         return slot.event, slot.duplicate
 
-    def _write_queue(self, own: _Slot) -> None:
-        """Write the queue, which `own` heads; return once `own` has its answer."""
-        pipelined = settings.FLUXBILL_INGEST_PIPELINED_COMMIT
+    def _write_queue(self) -> None:
         with self._lock:
             batch, self._queue = self._queue, []
-        raised: BaseException | None = None
         try:
-            _write_batch(batch, flush=not pipelined)
+            _write_batch(batch)
             self.batches += 1
             self.events += len(batch)
-        except BaseException as exc:  # re-raised below, once every other request has its answer or its turn
-            raised = exc
-        for slot in batch:
-            if not slot.done and slot.error is None:
-                slot.error = DatabaseError(_NOT_WRITTEN)
-            slot.unflushed = pipelined and slot.error is None
-        with self._lock:
-            successor = self._queue[0] if self._queue else None
-            if successor is None:
-                self._writing = False
-            else:
-                successor.lead = True
-            self._unflushed.extend(slot for slot in batch if slot.unflushed)
-            flusher = bool(self._unflushed) and not self._flushing
-            if flusher:
-                self._flushing = True
-        for slot in batch:
-            if slot is not own and not slot.unflushed:
-                slot.latch.release()
-        if successor is not None:
-            successor.latch.release()
-        if flusher:
-            self._flush(own)
-        elif own.unflushed:
-            own.latch.acquire()  # another thread's flush answers it
-        if raised is not None:
-            raise raised
-
-    def _flush(self, own: _Slot) -> None:
-        """Flush until no written request is left waiting, answering each flush's requests."""
-        while True:
+        finally:
+            for slot in batch:
+                if not slot.done and slot.error is None:
+                    slot.error = DatabaseError("The event was not written; retry with the same idempotency key")
             with self._lock:
-                covered, self._unflushed = self._unflushed, []
-                if not covered:
-                    self._flushing = False
-                    return
-            interrupted: BaseException | None = None
-            try:
-                flush_log()
-                self.flushes += 1
-            except BaseException as exc:
-                for slot in covered:
-                    slot.event, slot.error = None, exc if isinstance(exc, DatabaseError) else DatabaseError(_NOT_FLUSHED)
-                if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: this thread stops here
-                    interrupted = exc
-            for slot in covered:
-                if slot is not own:
-                    slot.latch.release()
-            if interrupted is not None:
-                # Nobody would flush for the writers waiting on the list now: answer them too.
-                with self._lock:
-                    rest, self._unflushed = self._unflushed, []
-                    self._flushing = False
-                for slot in rest:
-                    slot.event, slot.error = None, DatabaseError(_NOT_FLUSHED)
-                    if slot is not own:
-                        slot.latch.release()
-                raise interrupted
+                successor = self._queue[0] if self._queue else None
+                if successor is None:
+                    self._writing = False
+                else:
+                    successor.lead = True
+            for slot in batch:
+                slot.latch.release()
+            if successor is not None:
+                successor.latch.release()
 
 
-def _write_batch(batch: list[_Slot], *, flush: bool) -> None:
+def _write_batch(batch: list[_Slot]) -> None:
     try:
-        result = events_store([slot.pending for slot in batch], full_rows=True, flush=flush)
+        result = events_store([slot.pending for slot in batch], full_rows=True)
     except IntegrityError as exc:
         if len(batch) == 1:
             batch[0].error = exc
             return
         # One event named a customer deleted since it was cached: write the others on their own.
         for slot in batch:
-            _write_batch([slot], flush=flush)
+            _write_batch([slot])
         return
     except DatabaseError as exc:
         for slot in batch:

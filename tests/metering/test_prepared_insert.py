@@ -47,33 +47,29 @@ def test_prepared_once_per_connection_and_used_for_both_kinds(make_pending):
     ]
 
 
-# flush=False is how the group writer calls it (pipelined commit): there the failed EXECUTE happens
-# inside the statement's own transaction block, which must be rolled back before the plain statement.
-@pytest.mark.parametrize("flush", [True, False], ids=["flushed", "unflushed"])
-def test_a_statement_dropped_under_the_connection_is_prepared_again(make_pending, flush):
-    events_store([make_pending("a")], full_rows=True, flush=flush)
+def test_a_statement_dropped_under_the_connection_is_prepared_again(make_pending):
+    events_store([make_pending("a")], full_rows=True)
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # what DISCARD ALL or a pooler's reset does
 
-    stored = events_store([make_pending("b", "4")], full_rows=True, flush=flush)
+    stored = events_store([make_pending("b", "4")], full_rows=True)
     assert stored.events[0].quantity == Decimal("4")
     assert prepared_here() == []  # this call ran the plain statement …
 
-    events_store([make_pending("c")], full_rows=True, flush=flush)
+    events_store([make_pending("c")], full_rows=True)
     assert prepared_here() == ["fluxbill_event_insert_full"]  # … and the next one prepared it again
     assert UsageEvent.objects.count() == 3
 
 
-@pytest.mark.parametrize("flush", [True, False], ids=["flushed", "unflushed"])
-def test_a_statement_planned_for_old_columns_is_replaced(make_pending, flush):
-    events_store([make_pending("a")], full_rows=True, flush=flush)
+def test_a_statement_planned_for_old_columns_is_replaced(make_pending):
+    events_store([make_pending("a")], full_rows=True)
     with connection.cursor() as cursor:
         # A migration that changes a returned column's type while the connection lives on.
         cursor.execute("ALTER TABLE metering_usageevent ALTER COLUMN source TYPE varchar(120)")
     try:
-        stored = events_store([make_pending("b", "6")], full_rows=True, flush=flush)
+        stored = events_store([make_pending("b", "6")], full_rows=True)
         assert stored.events[0].quantity == Decimal("6")
-        events_store([make_pending("c")], full_rows=True, flush=flush)
+        events_store([make_pending("c")], full_rows=True)
         assert prepared_here() == ["fluxbill_event_insert_full"]
     finally:
         with connection.cursor() as cursor:
