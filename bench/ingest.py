@@ -221,6 +221,13 @@ class CpuMeter:
         """The next transaction id: it moves by one per transaction that writes (reads take none)."""
         return int(self.monitor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()[0])
 
+    def log_flushes(self) -> int:
+        """WAL flushes to disk by the whole server (pg_stat_wal.wal_sync, PostgreSQL 14+; 0 before). Backends
+        report it within about a second, so a round's figure is close, not exact."""
+        if self.monitor.info.server_version < 140000:
+            return 0
+        return int(self.monitor.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()[0])
+
     def workers(self) -> list[int]:
         master = self.server.process.pid
         try:
@@ -350,17 +357,19 @@ def drive(server: Server, meter: CpuMeter, args, fixtures: dict, kind: str, clie
             [sys.executable, str(LOADGEN), json.dumps(config)], stdout=subprocess.PIPE, stderr=errors, text=True
         )
         before = None
-        writes_before, split = 0, []
+        writes_before, flushes_before, split = 0, 0, []
         answer = ""
         for line in process.stdout:
             if line.strip() == "MEASURING":
                 before = meter.sample()
                 writes_before = meter.writes()
+                flushes_before = meter.log_flushes()
                 split = meter.connections()
             else:
                 answer = line
         after = meter.sample()
         writes = meter.writes() - writes_before
+        flushes = meter.log_flushes() - flushes_before
         if process.wait() != 0 or before is None:
             errors.seek(0)
             raise SystemExit(f"load generator failed:\n{errors.read()}")
@@ -368,6 +377,7 @@ def drive(server: Server, meter: CpuMeter, args, fixtures: dict, kind: str, clie
     result["server_cpu_s"] = cpu_spent(before[0], after[0])
     result["pg_cpu_s"] = cpu_spent(before[1], after[1])
     result["writes"] = writes
+    result["log_flushes"] = flushes
     result["split"] = split
     if result["errors"]:
         print(f"  ! {kind}: {result['errors']} failed requests, e.g. {result['error_samples'][:2]}", flush=True)
@@ -396,6 +406,7 @@ def merge_rounds(rounds: list[dict]) -> dict:
         },
         "events": sum(r["events"] for r in rounds),
         "writes": sum(r["writes"] for r in rounds),
+        "log_flushes": sum(r["log_flushes"] for r in rounds),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
     }
@@ -625,8 +636,9 @@ def report(args, server_command: list[str], pg_version: str, results: dict) -> N
         cpu["track"], parts = cpu_per_unit(track["cpu_s"], track["requests"])
         print(f"  track        {cpu['track']:7.3f} per request   ({parts})")
         print(
-            f"  track: {track['requests'] / max(1, track['writes']):.1f} events per writing transaction "
-            f"(group commit: concurrent requests share an INSERT and its commit)"
+            f"  track: {track['requests'] / max(1, track['writes']):.1f} events per writing transaction (group commit), "
+            f"{track['requests'] / max(1, track['log_flushes']):.1f} per WAL flush to disk (should be about the same:"
+            f" every answer waits for its flush)"
         )
     if bulk:
         cpu["bulk"], parts = cpu_per_unit(bulk["cpu_s"], bulk["events"])
@@ -651,7 +663,8 @@ def report_comparison(args, results: dict) -> None:
         share = f"  = {r['requests_per_s'] / plain['requests_per_s']:.2f} of the plain view" if plain else ""
         print(
             f"  track {name}  {r['requests_per_s']:>7,.0f} req/s{share}   p99 {r['p99_ms']:5.1f} ms   "
-            f"CPU {cpu:.3f} ms/request ({parts})   {r['requests'] / max(1, r['writes']):.1f} events/write"
+            f"CPU {cpu:.3f} ms/request ({parts})   {r['requests'] / max(1, r['writes']):.1f} events/xid, "
+            f"{r['requests'] / max(1, r['log_flushes']):.1f}/WAL flush"
         )
     print(f"  B / A  {b['requests_per_s'] / a['requests_per_s']:.2f} by rate")
 

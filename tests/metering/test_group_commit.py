@@ -62,7 +62,8 @@ def store_in_threads(items):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=work, args=(i, item)) for i, item in enumerate(items)]
+    # Daemon threads: a request the writer never answers fails its test instead of keeping pytest from exiting.
+    threads = [threading.Thread(target=work, args=(i, item), daemon=True) for i, item in enumerate(items)]
     for thread in threads:
         thread.start()
     return threads, results, errors
