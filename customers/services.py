@@ -9,6 +9,7 @@ from django.db import transaction
 from catalog.models import Plan
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import InvalidInput, InvalidTransition
+from metering import lookups
 
 from .choices import SubscriptionStatus
 from .models import Customer, Subscription
@@ -39,11 +40,27 @@ def customer_create(
 
 @transaction.atomic
 def customer_update(*, customer: Customer, **changes) -> Customer:
+    """Change a customer's details. Its external_id only while no usage event names it.
+
+    Events are matched to customers by external_id, and every ingesting process keeps that mapping
+    in memory (metering.lookups): renaming a customer that already receives events would send the
+    old id's events on to it, wherever the old mapping is still held.
+    """
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    renamed = "external_id" in changes and changes["external_id"] != locked.external_id
+    if renamed and locked.usage_events.exists():
+        raise InvalidInput(
+            "external_id cannot change once usage events were recorded for this customer: "
+            "events name the customer by it. Create a new customer for the new id instead",
+            field="external_id",
+        )
     for key, value in changes.items():
         setattr(locked, key, value)
     with unique_or_conflict(_customer_conflict(locked.external_id)):
         locked.save()
+    if renamed:
+        # This process may hold the old id from an attempt that stored nothing.
+        transaction.on_commit(lookups.forget_customers)
     return locked
 
 

@@ -14,7 +14,10 @@ class CustomerInput(InputSerializer):
 
 
 class CustomerUpdate(CustomerInput):
-    pass
+    external_id = serializers.CharField(
+        max_length=255,
+        help_text="Can change only while no usage event names the customer (400 otherwise): events find customers by it.",
+    )
 
 
 class CustomerOutput(serializers.ModelSerializer):

@@ -202,6 +202,18 @@ def test_editing_to_an_external_id_in_use_is_refused(finance_client):
     assert customer.external_id == "mine"
 
 
+def test_editing_the_external_id_of_a_customer_with_usage_is_refused(finance_client):
+    customer = CustomerFactory(name="Acme", external_id="acme-001")
+    UsageEventFactory(customer=customer)
+    response = finance_client.post(
+        f"/customers/{customer.pk}/edit/", {"name": "Acme Corp", "external_id": "acme-002", "address": ""}
+    )
+    assert response.status_code == 200
+    assert "usage events" in response.context["form"].errors["external_id"][0]
+    customer.refresh_from_db()
+    assert (customer.name, customer.external_id) == ("Acme", "acme-001")
+
+
 def test_unknown_customer_is_404(finance_client):
     assert finance_client.get("/customers/00000000-0000-0000-0000-000000000000/").status_code == 404
 
