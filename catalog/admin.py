@@ -1,25 +1,104 @@
 from django.contrib import admin
 
+from fluxbill.core.admin import ReadOnlyInline, ServiceAdmin, ServiceForm
+
+from . import services
 from .models import Charge, Plan
 
 
-class ChargeInline(admin.StackedInline):
+class ChargeInline(ReadOnlyInline):
+    """A plan's charges; they are added (and checked by the service) on the charge page."""
+
     model = Charge
-    extra = 0
-    fields = ["type", "display_name", "amount", "meter", "pricing_model", "unit_price", "tiers", "package_size", "package_price", "free_units"]
+    fields = ["display_name", "type", "pricing_model", "meter", "amount", "unit_price", "free_units"]
+
+
+class PlanForm(ServiceForm):
+    class Meta:
+        model = Plan
+        fields = ["name", "lookup_id", "description", "type", "billing_interval", "currency", "trial_days", "active"]
+
+    def clean_currency(self):
+        # Upper-cased here so that "usd" for a stored "USD" is no change.
+        return str(self.cleaned_data["currency"] or "").strip().upper()
+
+    def check(self, data):
+        if self.instance._state.adding:
+            services.currency_check(data["currency"])
+        else:
+            stored = Plan.objects.get(pk=self.instance.pk)
+            services.plan_changes_check(plan=stored, changes={name: data[name] for name in self.changed_data if name in data})
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(ServiceAdmin):
+    form = PlanForm
     list_display = ["name", "lookup_id", "type", "billing_interval", "currency", "trial_days", "active", "created_at"]
     list_filter = ["type", "billing_interval", "currency", "active"]
     search_fields = ["name", "lookup_id"]
     inlines = [ChargeInline]
 
+    def create(self, request, form):
+        return services.plan_create(**form.cleaned_data)
+
+    def update(self, request, obj, form):
+        return services.plan_update(plan=obj, **self.changed(form))
+
+    def has_delete_permission(self, request, obj=None):
+        # A plan anyone ever subscribed to stays (its periods and invoices refer to it): archive it instead.
+        return obj is None or not obj.subscriptions.exists()
+
+    def delete_model(self, request, obj):
+        services.plan_delete(plan=obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, through plan_delete's check
+        return actions
+
+
+class ChargeForm(ServiceForm):
+    class Meta:
+        model = Charge
+        fields = ["plan", "type", "display_name", "amount", "meter", "pricing_model", "unit_price", "tiers", "package_size", "package_price", "free_units"]
+        help_texts = {
+            "tiers": 'Graduated and volume pricing: a JSON list such as [{"up_to": "1000", "unit_price": "0.01"}, '
+            '{"up_to": null, "unit_price": "0.008", "flat_amount": "5"}].',
+        }
+
+    service_aliases = {"meter_id": "meter"}
+
+    def check(self, data):
+        self.built = services.charge_build(**self.service_fields(data))
+
+    @staticmethod
+    def service_fields(data) -> dict:
+        fields = {name: data.get(name) for name in ChargeForm.Meta.fields}
+        fields["tiers"] = fields["tiers"] or None
+        return fields
+
 
 @admin.register(Charge)
-class ChargeAdmin(admin.ModelAdmin):
+class ChargeAdmin(ServiceAdmin):
+    """Charges are added here and then fixed, as through the API and the dashboard: to reprice, add a new one."""
+
+    form = ChargeForm
     list_display = ["display_name", "plan", "type", "pricing_model", "meter", "amount", "unit_price", "free_units"]
     list_filter = ["type", "pricing_model", "plan__currency"]
     search_fields = ["display_name", "plan__name", "plan__lookup_id", "meter__name"]
     list_select_related = ["plan", "meter"]
+
+    def create(self, request, form):
+        return services.charge_create(**ChargeForm.service_fields(form.cleaned_data))
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Taking a charge off a plan someone subscribed to would change what their periods cost.
+        return obj is None or not obj.plan.subscriptions.exists()
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

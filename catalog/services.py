@@ -39,6 +39,17 @@ def _meter_conflicts(lookup_key: str, event_name: str) -> dict:
     }
 
 
+def meter_definition_check(*, aggregation_type: str, property_name: str) -> str:
+    """What a new meter measures, checked: returns the aggregation's canonical name."""
+    aggregation = normalize_aggregation(aggregation_type)
+    if aggregation in _NEEDS_PROPERTY and not property_name:
+        raise InvalidInput(
+            f"property_name is required for {aggregation} meters: it names the event property to aggregate",
+            field="property_name",
+        )
+    return aggregation
+
+
 @transaction.atomic
 def meter_create(
     *,
@@ -49,12 +60,7 @@ def meter_create(
     property_name: str = "",
     unit: str = "",
 ) -> Meter:
-    aggregation = normalize_aggregation(aggregation_type)
-    if aggregation in _NEEDS_PROPERTY and not property_name:
-        raise InvalidInput(
-            f"property_name is required for {aggregation} meters: it names the event property to aggregate",
-            field="property_name",
-        )
+    aggregation = meter_definition_check(aggregation_type=aggregation_type, property_name=property_name)
     meter = Meter(
         name=name,
         lookup_key=lookup_key,
@@ -100,7 +106,7 @@ def meter_archive(*, meter: Meter) -> Meter:
     return meter
 
 
-def _check_currency(currency: str) -> str:
+def currency_check(currency: str) -> str:
     code = str(currency or "").strip().upper()
     if not is_valid_currency(code):
         raise InvalidInput(f"currency must be an active ISO 4217 code such as USD or EUR, got {currency!r}", field="currency")
@@ -122,7 +128,7 @@ def plan_create(
     plan = Plan(
         name=name,
         lookup_id=lookup_id,
-        currency=_check_currency(currency),
+        currency=currency_check(currency),
         type=type,
         billing_interval=billing_interval,
         trial_days=trial_days,
@@ -137,14 +143,7 @@ def plan_create(
 @transaction.atomic
 def plan_update(*, plan: Plan, **changes) -> Plan:
     locked = Plan.objects.select_for_update().get(pk=plan.pk)
-    has_subscriptions = locked.subscriptions.exists()
-    if "currency" in changes:
-        changes["currency"] = _check_currency(changes["currency"])
-    for key in ("currency", "billing_interval", "type"):
-        if key in changes and changes[key] != getattr(locked, key) and has_subscriptions:
-            raise InvalidInput(f"{key} cannot change while the plan has subscriptions", field=key)
-    if "type" in changes:
-        _check_plan_type_fits_charges(locked, changes["type"])
+    changes = plan_changes_check(plan=locked, changes=changes)
     for key, value in changes.items():
         setattr(locked, key, value)
     with unique_or_conflict(
@@ -152,6 +151,19 @@ def plan_update(*, plan: Plan, **changes) -> Plan:
     ):
         locked.save()
     return locked
+
+
+def plan_changes_check(*, plan: Plan, changes: dict) -> dict:
+    """The changes, checked against the plan as stored (currency normalized); raises InvalidInput."""
+    changes = dict(changes)
+    if "currency" in changes:
+        changes["currency"] = currency_check(changes["currency"])
+    frozen = [key for key in ("currency", "billing_interval", "type") if key in changes and changes[key] != getattr(plan, key)]
+    if frozen and plan.subscriptions.exists():
+        raise InvalidInput(f"{frozen[0]} cannot change while the plan has subscriptions", field=frozen[0])
+    if "type" in changes:
+        _check_plan_type_fits_charges(plan, changes["type"])
+    return changes
 
 
 def _check_plan_type_fits_charges(plan: Plan, plan_type: str) -> None:
@@ -168,7 +180,15 @@ def _require(value, field_name: str, why: str):
 
 
 @transaction.atomic
-def charge_create(
+def charge_create(**fields) -> Charge:
+    """Add a charge to a plan after checking it fits the plan and its pricing model is complete
+    (the fields are `charge_build`'s)."""
+    charge = charge_build(**fields)
+    charge.save()
+    return charge
+
+
+def charge_build(
     *,
     plan: Plan,
     type: str,
@@ -182,12 +202,17 @@ def charge_create(
     package_price: Decimal | None = None,
     free_units: Decimal | None = None,
 ) -> Charge:
-    """Add a charge to a plan after checking it fits the plan and its pricing model is complete."""
+    """A new charge, checked and unsaved: the fields its type and pricing model need, the rest cleared."""
+    if type not in ChargeType.values:
+        raise InvalidInput(f"type must be one of {', '.join(ChargeType.values)}, got {type!r}", field="type")
     if type == ChargeType.USAGE and plan.type == PlanType.FIXED:
         raise InvalidInput("A USAGE charge cannot be added to a FIXED plan", field="type")
     if type == ChargeType.FIXED and plan.type == PlanType.USAGE:
         raise InvalidInput("A FIXED charge cannot be added to a USAGE plan", field="type")
 
+    for name, value in (("amount", amount), ("unit_price", unit_price), ("package_price", package_price), ("free_units", free_units)):
+        if value is not None and value < 0:
+            raise InvalidInput(f"{name} must not be negative", field=name)
     charge = Charge(plan=plan, type=type, display_name=display_name or "", free_units=free_units or Decimal(0))
     if type == ChargeType.FIXED:
         charge.amount = _require(amount, "amount", "a FIXED charge bills this amount every period")
@@ -207,7 +232,6 @@ def charge_create(
         for key, value in pricing.items():
             setattr(charge, key, value)
         charge.display_name = charge.display_name or meter.name
-    charge.save()
     return charge
 
 

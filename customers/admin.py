@@ -1,35 +1,89 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from fluxbill.core.admin import ReadOnlyInline, ServiceAdmin, ServiceForm
 from fluxbill.core.errors import DomainError
 
+from . import services
 from .models import Customer, Subscription
 
 
-class SubscriptionInline(admin.TabularInline):
+class SubscriptionInline(ReadOnlyInline):
     model = Subscription
-    extra = 0
     fields = ["plan", "status", "current_period_start", "current_period_end", "cancel_at"]
-    readonly_fields = fields
-    show_change_link = True
+
+
+class CustomerForm(ServiceForm):
+    class Meta:
+        model = Customer
+        fields = ["name", "external_id", "email", "address", "metadata"]
+
+    def check(self, data):
+        if not self.instance._state.adding and "external_id" in self.changed_data:
+            services.external_id_change_check(customer=self.instance)
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ServiceAdmin):
+    form = CustomerForm
     list_display = ["name", "external_id", "email", "created_at"]
     search_fields = ["name", "external_id", "email"]
     inlines = [SubscriptionInline]
 
+    def create(self, request, form):
+        return services.customer_create(**form.cleaned_data)
+
+    def update(self, request, obj, form):
+        return services.customer_update(customer=obj, **self.changed(form))
+
+
+class SubscriptionForm(ServiceForm):
+    class Meta:
+        model = Subscription
+        fields = ["customer", "plan", "start_date"]
+        help_texts = {"start_date": "The first period starts here; a past date backdates it (each period since is billed)."}
+
+    service_aliases = {"plan_id": "plan", "customer_id": "customer"}
+
+    def check(self, data):
+        if not self.instance._state.adding:
+            return  # nothing is editable once it exists
+        services.subscription_start_check(plan=data["plan"], now=timezone.now(), start_date=data.get("start_date"))
+
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ServiceAdmin):
+    """Subscriptions start here through the same service as the API; after that, they change only by their
+    actions (cancel, interim invoice) and by the billing cycle."""
+
+    form = SubscriptionForm
     list_display = ["id", "customer", "plan", "status", "billing_interval", "current_period_start", "current_period_end", "cancel_at"]
     list_filter = ["status", "billing_interval", "plan"]
     search_fields = ["customer__name", "customer__external_id", "plan__name", "plan__lookup_id"]
     list_select_related = ["customer", "plan"]
     raw_id_fields = ["customer"]
     date_hierarchy = "current_period_end"
-    actions = ["generate_interim_invoice"]
+    readonly_fields = [
+        "status", "billing_interval", "current_period_start", "current_period_end", "trial_end", "cancel_at",
+        "canceled_at", "ended_at", "created_at", "updated_at",
+    ]
+    frozen_fields = ("customer", "plan", "start_date")
+    actions = ["generate_interim_invoice", "cancel_at_period_end", "cancel_now"]
+
+    def get_fields(self, request, obj=None):
+        return ["customer", "plan", "start_date"] if obj is None else ["customer", "plan", "start_date", *self.readonly_fields]
+
+    def create(self, request, form):
+        data = form.cleaned_data
+        return services.subscription_create(
+            customer=data["customer"], plan=data["plan"], now=timezone.now(), start_date=data.get("start_date")
+        )
+
+    def update(self, request, obj, form):
+        return obj  # every field is read-only once it exists (frozen_fields, readonly_fields)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cancel instead: periods and invoices refer to the subscription
 
     @admin.action(description="Generate an interim invoice now")
     def generate_interim_invoice(self, request, queryset):
@@ -42,3 +96,19 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{subscription}: interim draft {invoice.pk} created.")
             except DomainError as exc:
                 self.message_user(request, f"{subscription}: {exc.message}", level=messages.ERROR)
+
+    def _cancel(self, request, queryset, *, at_period_end: bool):
+        for subscription in queryset:
+            try:
+                services.subscription_cancel(subscription=subscription, now=timezone.now(), at_period_end=at_period_end)
+                self.message_user(request, f"{subscription}: canceled" + (" at period end." if at_period_end else " now."))
+            except DomainError as exc:
+                self.message_user(request, f"{subscription}: {exc.message}", level=messages.ERROR)
+
+    @admin.action(description="Cancel at the end of the current period")
+    def cancel_at_period_end(self, request, queryset):
+        self._cancel(request, queryset, at_period_end=True)
+
+    @admin.action(description="Cancel now (the current period is billed up to now)")
+    def cancel_now(self, request, queryset):
+        self._cancel(request, queryset, at_period_end=False)

@@ -38,6 +38,16 @@ def customer_create(
     return customer
 
 
+def external_id_change_check(*, customer: Customer) -> None:
+    """Raise unless the customer's external_id may still change (see customer_update)."""
+    if customer.usage_events.exists():
+        raise InvalidInput(
+            "external_id cannot change once usage events were recorded for this customer: "
+            "events name the customer by it. Create a new customer for the new id instead",
+            field="external_id",
+        )
+
+
 @transaction.atomic
 def customer_update(*, customer: Customer, **changes) -> Customer:
     """Change a customer's details. Its external_id only while no usage event names it.
@@ -48,12 +58,8 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
     """
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     renamed = "external_id" in changes and changes["external_id"] != locked.external_id
-    if renamed and locked.usage_events.exists():
-        raise InvalidInput(
-            "external_id cannot change once usage events were recorded for this customer: "
-            "events name the customer by it. Create a new customer for the new id instead",
-            field="external_id",
-        )
+    if renamed:
+        external_id_change_check(customer=locked)
     for key, value in changes.items():
         setattr(locked, key, value)
     with unique_or_conflict(_customer_conflict(locked.external_id)):
@@ -62,6 +68,25 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
         # This process may hold the old id from an attempt that stored nothing.
         transaction.on_commit(lookups.forget_customers)
     return locked
+
+
+def subscription_start_check(
+    *, plan: Plan, now: datetime, start_date: datetime | None = None, billing_interval: str | None = None
+) -> datetime:
+    """Whether `plan` takes a subscription starting at `start_date` (default: now); returns the start."""
+    if not plan.active:
+        raise InvalidInput(f"Plan '{plan.lookup_id}' is archived and takes no new subscriptions", field="plan_id")
+    if billing_interval and billing_interval != plan.billing_interval:
+        raise InvalidInput(
+            f"billing_interval '{billing_interval}' does not match the plan's '{plan.billing_interval}'",
+            field="billing_interval",
+        )
+    start = start_date or now
+    if start < now - timedelta(days=366 * MAX_BACKDATE_YEARS):
+        raise InvalidInput(f"start_date may be at most {MAX_BACKDATE_YEARS} years in the past", field="start_date")
+    if start > now + timedelta(days=366 * MAX_START_AHEAD_YEARS):
+        raise InvalidInput(f"start_date may be at most {MAX_START_AHEAD_YEARS} year in the future", field="start_date")
+    return start
 
 
 @transaction.atomic
@@ -78,18 +103,7 @@ def subscription_create(
     A start in the past is allowed (backdating): the periods already over are billed by the
     next rollover, one invoice per period.
     """
-    if not plan.active:
-        raise InvalidInput(f"Plan '{plan.lookup_id}' is archived and takes no new subscriptions", field="plan_id")
-    if billing_interval and billing_interval != plan.billing_interval:
-        raise InvalidInput(
-            f"billing_interval '{billing_interval}' does not match the plan's '{plan.billing_interval}'",
-            field="billing_interval",
-        )
-    start = start_date or now
-    if start < now - timedelta(days=366 * MAX_BACKDATE_YEARS):
-        raise InvalidInput(f"start_date may be at most {MAX_BACKDATE_YEARS} years in the past", field="start_date")
-    if start > now + timedelta(days=366 * MAX_START_AHEAD_YEARS):
-        raise InvalidInput(f"start_date may be at most {MAX_START_AHEAD_YEARS} year in the future", field="start_date")
+    start = subscription_start_check(plan=plan, now=now, start_date=start_date, billing_interval=billing_interval)
     first_start, first_end = period_at(start, plan.billing_interval, start)
     trial_end = start + timedelta(days=plan.trial_days) if plan.trial_days else None
     in_trial = trial_end is not None and now < trial_end

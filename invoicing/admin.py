@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from fluxbill.core.admin import ReadOnlyInline
 from fluxbill.core.errors import DomainError
 
 from .models import Invoice, InvoiceEvent, InvoiceLine
@@ -16,26 +17,14 @@ from .services import (
 )
 
 
-class InvoiceLineInline(admin.TabularInline):
+class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    extra = 0
     fields = ["position", "kind", "description", "quantity", "unit_price", "amount", "breakdown"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class InvoiceEventInline(admin.TabularInline):
+class InvoiceEventInline(ReadOnlyInline):
     model = InvoiceEvent
-    extra = 0
     fields = ["created_at", "action", "from_status", "to_status", "actor", "detail"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):

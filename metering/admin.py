@@ -1,14 +1,51 @@
 from django.contrib import admin
 
+from catalog import services as catalog_services
+from fluxbill.core.admin import ServiceAdmin, ServiceForm
+
 from .models import Meter, UsageEvent
 
 
+class MeterForm(ServiceForm):
+    class Meta:
+        model = Meter
+        fields = ["name", "lookup_key", "event_name", "aggregation_type", "property_name", "unit", "active"]
+
+    service_aliases = {"meter_name": "event_name"}
+
+    def check(self, data):
+        if self.instance._state.adding:
+            catalog_services.meter_definition_check(
+                aggregation_type=data["aggregation_type"], property_name=data.get("property_name") or ""
+            )
+
+
 @admin.register(Meter)
-class MeterAdmin(admin.ModelAdmin):
+class MeterAdmin(ServiceAdmin):
+    form = MeterForm
     list_display = ["name", "lookup_key", "event_name", "aggregation_type", "property_name", "unit", "active", "created_at"]
     list_filter = ["aggregation_type", "active"]
     search_fields = ["name", "lookup_key", "event_name", "token"]
     readonly_fields = ["id", "token", "created_at", "updated_at"]
+    # What a meter measures is fixed once created: its events and invoices were counted that way.
+    frozen_fields = ("lookup_key", "event_name", "aggregation_type", "property_name")
+
+    def create(self, request, form):
+        data = form.cleaned_data
+        meter = catalog_services.meter_create(
+            name=data["name"],
+            lookup_key=data["lookup_key"],
+            event_name=data["event_name"],
+            aggregation_type=data["aggregation_type"],
+            property_name=data.get("property_name") or "",
+            unit=data.get("unit") or "",
+        )
+        if not data.get("active", True):
+            meter = catalog_services.meter_update(meter=meter, active=False)
+        return meter
+
+    def update(self, request, obj, form):
+        return catalog_services.meter_update(meter=obj, **self.changed(form))
 
     def has_delete_permission(self, request, obj=None):
         # Meters are archived, never deleted: events and invoices refer to them.
