@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections import defaultdict
@@ -332,7 +333,21 @@ def _locked_subscription(subscription: Subscription) -> Subscription:
 
 
 def _interim_window(subscription: Subscription, now: datetime) -> BillingWindow:
+    """The period that contains `now`, from its start to `now`.
+
+    The stored period lags while rollover is behind (it runs every minute, and a backdated start leaves
+    whole periods to bill): the window is taken on a copy walked past the ended periods, which are left
+    whole to their PERIOD invoices.
+    """
+    stored_status = subscription.status
+    subscription = copy.copy(subscription)
+    _advance(subscription, now)
     if subscription.status not in BILLABLE_STATUSES:
+        if stored_status in BILLABLE_STATUSES:
+            raise InvalidTransition(
+                f"Subscription ended at {subscription.ended_at.isoformat()}; its last period is invoiced by the "
+                "billing cycle, not by an interim invoice"
+            )
         raise InvalidTransition(f"Subscription is {subscription.status}; nothing left to bill")
     if now <= subscription.current_period_start:
         raise InvalidInput("The current period has not started yet", field="subscription")

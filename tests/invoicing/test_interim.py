@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.choices import PricingModel
+from fluxbill.core.errors import InvalidTransition
 from invoicing.choices import InvoiceKind, InvoiceStatus
 from invoicing.models import Invoice
 from invoicing.services import (
@@ -113,6 +114,41 @@ def test_a_void_interim_is_not_subtracted():
     assert amounts(period) == [("FIXED", Decimal("49.00")), ("USAGE", Decimal("120.00"))]
     assert period.total == Decimal("169.00")
     assert "interim" not in period.lines.get(kind="USAGE").description
+
+
+def test_an_interim_while_rollover_lags_covers_the_period_that_contains_now():
+    # The stored period (January) ended before rollover ran: the interim is February's so far, and
+    # January is left whole to its PERIOD invoice, with nothing subtracted from it.
+    plan, charge = graduated_plan()
+    sub = subscribe(plan, utc(2025, 1, 1))
+    event(charge, sub.customer, 30, utc(2025, 1, 20))
+    event(charge, sub.customer, 5, utc(2025, 2, 3))
+
+    window, lines = invoice_preview(subscription=sub, now=utc(2025, 2, 10))
+    interim = subscription_generate_interim(subscription=sub, now=utc(2025, 2, 10), actor=ACTOR)
+
+    assert (window.start, window.usage_end) == (utc(2025, 2, 1), utc(2025, 2, 10))
+    assert (interim.period_start, interim.period_end) == (utc(2025, 2, 1), utc(2025, 2, 10))
+    assert amounts(interim) == [("FIXED", Decimal("49.00")), ("USAGE", Decimal("5.00"))]
+    assert [line.amount for line in lines] == [Decimal("49.00"), Decimal("5.00")]
+    sub.refresh_from_db()
+    assert sub.current_period_start == utc(2025, 1, 1)  # moving it on is rollover's job
+
+    assert subscriptions_rollover(now=utc(2025, 2, 10), actor=ACTOR) == 1
+    january = Invoice.objects.get(kind=InvoiceKind.PERIOD)
+    assert (january.period_start, january.period_end) == (utc(2025, 1, 1), utc(2025, 2, 1))
+    assert amounts(january) == [("FIXED", Decimal("49.00")), ("USAGE", Decimal("30.00"))]
+
+
+def test_no_interim_for_a_subscription_whose_last_period_ended_before_rollover_ran():
+    plan, _ = graduated_plan()
+    sub = subscribe(plan, utc(2025, 1, 1))
+    sub.cancel_at = utc(2025, 2, 1)
+    sub.save()
+
+    with pytest.raises(InvalidTransition, match="ended at 2025-02-01"):
+        subscription_generate_interim(subscription=sub, now=utc(2025, 2, 10), actor=ACTOR)
+    assert not Invoice.objects.exists()
 
 
 def test_preview_matches_the_interim_and_stores_nothing():
