@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from fluxbill.core.admin import ReadOnlyInline, ServiceAdmin, ServiceForm
@@ -14,6 +15,8 @@ class ChargeInline(ReadOnlyInline):
 
 
 class PlanForm(ServiceForm):
+    lookup_id = forms.SlugField(max_length=100, help_text="A stable key for the API, e.g. pro_monthly.")
+
     class Meta:
         model = Plan
         fields = ["name", "lookup_id", "description", "type", "billing_interval", "currency", "trial_days", "active"]
@@ -24,10 +27,10 @@ class PlanForm(ServiceForm):
 
     def check(self, data):
         if self.instance._state.adding:
-            services.currency_check(data["currency"])
+            services.plan_create_check(currency=data["currency"], trial_days=data["trial_days"])
         else:
             stored = Plan.objects.get(pk=self.instance.pk)
-            services.plan_changes_check(plan=stored, changes={name: data[name] for name in self.changed_data if name in data})
+            services.plan_changes_check(plan=stored, changes={name: data[name] for name in self.fields if name in data})
 
 
 @admin.register(Plan)
@@ -42,7 +45,7 @@ class PlanAdmin(ServiceAdmin):
         return services.plan_create(**form.cleaned_data)
 
     def update(self, request, obj, form):
-        return services.plan_update(plan=obj, **self.changed(form))
+        return services.plan_update(plan=obj, **self.editable(form))
 
     def has_delete_permission(self, request, obj=None):
         # A plan anyone ever subscribed to stays (its periods and invoices refer to it): archive it instead.
@@ -50,11 +53,6 @@ class PlanAdmin(ServiceAdmin):
 
     def delete_model(self, request, obj):
         services.plan_delete(plan=obj)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # one at a time, through plan_delete's check
-        return actions
 
 
 class ChargeForm(ServiceForm):
@@ -69,7 +67,7 @@ class ChargeForm(ServiceForm):
     service_aliases = {"meter_id": "meter"}
 
     def check(self, data):
-        self.built = services.charge_build(**self.service_fields(data))
+        services.charge_build(**self.service_fields(data))
 
     @staticmethod
     def service_fields(data) -> dict:
@@ -98,7 +96,5 @@ class ChargeAdmin(ServiceAdmin):
         # Taking a charge off a plan someone subscribed to would change what their periods cost.
         return obj is None or not obj.plan.subscriptions.exists()
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    def delete_model(self, request, obj):
+        services.charge_delete(charge=obj)

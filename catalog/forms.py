@@ -7,7 +7,7 @@ import re
 from django import forms
 
 from fluxbill.core.errors import DomainError
-from metering.forms import add_domain_error
+from fluxbill.core.forms import add_domain_error
 from metering.models import Meter
 
 from .choices import BillingInterval, ChargeType, PlanType, PricingModel

@@ -69,10 +69,15 @@ def _decimal(value, field_name: str, *, allow_none: bool = False, positive: bool
     return number
 
 
+MAX_TIERS = 100
+
+
 def parse_tiers(raw, field_name: str = "tiers") -> list[Tier]:
     """Validate tiers: a non-empty list, `up_to` strictly ascending, exactly the last one open."""
     if not isinstance(raw, list) or not raw:
         raise InvalidInput(f"{field_name} must be a non-empty list of tiers", field=field_name)
+    if len(raw) > MAX_TIERS:
+        raise InvalidInput(f"{field_name} may hold at most {MAX_TIERS} tiers, got {len(raw)}", field=field_name)
     tiers: list[Tier] = []
     previous: Decimal | None = None
     for index, item in enumerate(raw):

@@ -106,6 +106,21 @@ def meter_archive(*, meter: Meter) -> Meter:
     return meter
 
 
+MAX_TRIAL_DAYS = 3650
+
+
+def _trial_days_check(days) -> int:
+    if not isinstance(days, int) or not 0 <= days <= MAX_TRIAL_DAYS:
+        raise InvalidInput(f"trial_days must be a whole number from 0 to {MAX_TRIAL_DAYS}, got {days!r}", field="trial_days")
+    return days
+
+
+def plan_create_check(*, currency: str, trial_days: int) -> str:
+    """A new plan's currency (normalized) and trial, checked; returns the currency."""
+    _trial_days_check(trial_days)
+    return currency_check(currency)
+
+
 def currency_check(currency: str) -> str:
     code = str(currency or "").strip().upper()
     if not is_valid_currency(code):
@@ -128,7 +143,7 @@ def plan_create(
     plan = Plan(
         name=name,
         lookup_id=lookup_id,
-        currency=currency_check(currency),
+        currency=plan_create_check(currency=currency, trial_days=trial_days),
         type=type,
         billing_interval=billing_interval,
         trial_days=trial_days,
@@ -158,6 +173,8 @@ def plan_changes_check(*, plan: Plan, changes: dict) -> dict:
     changes = dict(changes)
     if "currency" in changes:
         changes["currency"] = currency_check(changes["currency"])
+    if "trial_days" in changes:
+        _trial_days_check(changes["trial_days"])
     frozen = [key for key in ("currency", "billing_interval", "type") if key in changes and changes[key] != getattr(plan, key)]
     if frozen and plan.subscriptions.exists():
         raise InvalidInput(f"{frozen[0]} cannot change while the plan has subscriptions", field=frozen[0])
@@ -180,12 +197,41 @@ def _require(value, field_name: str, why: str):
 
 
 @transaction.atomic
-def charge_create(**fields) -> Charge:
-    """Add a charge to a plan after checking it fits the plan and its pricing model is complete
-    (the fields are `charge_build`'s)."""
-    charge = charge_build(**fields)
+def charge_create(
+    *,
+    plan: Plan,
+    type: str,
+    display_name: str = "",
+    amount: Decimal | None = None,
+    meter: Meter | None = None,
+    pricing_model: str | None = None,
+    unit_price: Decimal | None = None,
+    tiers: list | None = None,
+    package_size: Decimal | None = None,
+    package_price: Decimal | None = None,
+    free_units: Decimal | None = None,
+) -> Charge:
+    """Add a charge to a plan after checking it fits the plan and its pricing model is complete."""
+    # The plan's row lock orders this against plan_update (type) and charge_delete (subscriptions).
+    plan = Plan.objects.select_for_update().get(pk=plan.pk)
+    charge = charge_build(
+        plan=plan, type=type, display_name=display_name, amount=amount, meter=meter, pricing_model=pricing_model,
+        unit_price=unit_price, tiers=tiers, package_size=package_size, package_price=package_price, free_units=free_units,
+    )
     charge.save()
     return charge
+
+
+@transaction.atomic
+def charge_delete(*, charge: Charge) -> None:
+    """Take a charge off a plan nobody ever subscribed to (it would change what their periods cost)."""
+    plan = Plan.objects.select_for_update().get(pk=charge.plan_id)
+    if plan.subscriptions.exists():
+        raise Conflict(
+            f"Plan '{plan.name}' has subscriptions, so its charges are fixed: create a new plan to change prices",
+            field="plan_id",
+        )
+    Charge.objects.filter(pk=charge.pk).delete()
 
 
 def charge_build(
@@ -222,6 +268,8 @@ def charge_build(
         charge.display_name = charge.display_name or "Subscription fee"
     else:
         charge.meter = _require(meter, "meter_id", "a USAGE charge prices a meter's usage")
+        if not meter.active:
+            raise InvalidInput(f"Meter '{meter.name}' is archived and takes no new charges", field="meter_id")
         pricing = _usage_pricing(
             pricing_model=pricing_model,
             unit_price=unit_price,

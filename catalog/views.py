@@ -11,7 +11,7 @@ from django.urls import reverse
 from fluxbill.core.dashboard import FINANCE_ACTION, paginate, require, sort
 from fluxbill.core.errors import DomainError
 from fluxbill.core.fields import decimal_to_string
-from metering.forms import add_domain_error
+from fluxbill.core.forms import add_domain_error
 
 from . import services
 from .choices import ChargeType, PlanType

@@ -19,8 +19,12 @@ class CustomerForm(ServiceForm):
         fields = ["name", "external_id", "email", "address", "metadata"]
 
     def check(self, data):
-        if not self.instance._state.adding and "external_id" in self.changed_data:
-            services.external_id_change_check(customer=self.instance)
+        data["metadata"] = services.metadata_check(data.get("metadata"))
+        if self.instance._state.adding:
+            return
+        stored = Customer.objects.get(pk=self.instance.pk)
+        if data["external_id"] != stored.external_id:
+            services.external_id_change_check(customer=stored)
 
 
 @admin.register(Customer)
@@ -34,7 +38,7 @@ class CustomerAdmin(ServiceAdmin):
         return services.customer_create(**form.cleaned_data)
 
     def update(self, request, obj, form):
-        return services.customer_update(customer=obj, **self.changed(form))
+        return services.customer_update(customer=obj, **self.editable(form))
 
 
 class SubscriptionForm(ServiceForm):

@@ -26,12 +26,21 @@ def _customer_conflict(external_id: str) -> dict:
     return {"external_id": (f"A customer with external_id '{external_id}' already exists", "external_id")}
 
 
+def metadata_check(metadata) -> dict:
+    """A customer's metadata: a JSON object (None: an empty one)."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidInput(f"metadata must be a JSON object, got {type(metadata).__name__}", field="metadata")
+    return metadata
+
+
 @transaction.atomic
 def customer_create(
     *, external_id: str, name: str = "", email: str = "", address: str = "", metadata: dict | None = None
 ) -> Customer:
     customer = Customer(
-        external_id=external_id, name=name or "", email=email or "", address=address or "", metadata=metadata or {}
+        external_id=external_id, name=name or "", email=email or "", address=address or "", metadata=metadata_check(metadata)
     )
     with unique_or_conflict(_customer_conflict(external_id)):
         customer.save()
@@ -60,6 +69,8 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
     renamed = "external_id" in changes and changes["external_id"] != locked.external_id
     if renamed:
         external_id_change_check(customer=locked)
+    if "metadata" in changes:
+        changes["metadata"] = metadata_check(changes["metadata"])
     for key, value in changes.items():
         setattr(locked, key, value)
     with unique_or_conflict(_customer_conflict(locked.external_id)):

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from catalog import services as catalog_services
@@ -7,6 +8,8 @@ from .models import Meter, UsageEvent
 
 
 class MeterForm(ServiceForm):
+    lookup_key = forms.SlugField(max_length=100, help_text="A stable key for the API, e.g. api_calls.")
+
     class Meta:
         model = Meter
         fields = ["name", "lookup_key", "event_name", "aggregation_type", "property_name", "unit", "active"]
@@ -45,7 +48,7 @@ class MeterAdmin(ServiceAdmin):
         return meter
 
     def update(self, request, obj, form):
-        return catalog_services.meter_update(meter=obj, **self.changed(form))
+        return catalog_services.meter_update(meter=obj, **self.editable(form))
 
     def has_delete_permission(self, request, obj=None):
         # Meters are archived, never deleted: events and invoices refer to them.
@@ -62,5 +65,12 @@ class UsageEventAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
     show_full_result_count = False
 
+    # Events arrive through the ingestion API and are append-only: corrections are new events.
+    def has_add_permission(self, request):
+        return False
+
     def has_change_permission(self, request, obj=None):
-        return False  # append-only
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -8,21 +8,9 @@ from decimal import Decimal
 
 from django import forms
 
-from fluxbill.core.errors import DomainError
-
 from .aggregation import BUCKETS
 from .choices import AggregationType
 from .models import Meter
-from .validation import EventRejected
-
-
-def add_domain_error(form: forms.Form, exc: DomainError | EventRejected, aliases: dict[str, str] | None = None) -> None:
-    """Show a service's error beside the field it names (through `aliases` for API names), else on top."""
-    name = (aliases or {}).get(exc.field, exc.field)
-    if name and name not in form.fields:
-        # "properties.value" or "events[0]" → the form field holding it.
-        name = name.split(".")[0].split("[")[0]
-    form.add_error(name if name in form.fields else None, exc.message)
 
 
 class MeterCreateForm(forms.Form):

@@ -19,6 +19,7 @@ from fluxbill.core import charts
 from fluxbill.core.dashboard import FINANCE_ACTION, paginate, require, sort
 from fluxbill.core.errors import DomainError
 from fluxbill.core.fields import decimal_to_string
+from fluxbill.core.forms import add_domain_error
 
 from . import services
 from .aggregation import usage_buckets
@@ -29,7 +30,6 @@ from .forms import (
     MeterUpdateForm,
     SendEventForm,
     UsageChartForm,
-    add_domain_error,
 )
 from .models import Meter, RejectedEvent, UsageEvent
 from .validation import EventRejected

@@ -8,10 +8,11 @@ shown beside the field it names; the `ModelAdmin` then writes through the servic
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from fluxbill.core.errors import DomainError
-from metering.forms import add_domain_error
+from fluxbill.core.forms import add_domain_error
 
 
 class ServiceForm(forms.ModelForm):
@@ -56,10 +57,35 @@ class ServiceAdmin(admin.ModelAdmin):
         # The admin goes on with `obj` (its log entry, the redirect): make it the saved row.
         obj.pk = saved.pk
         obj.refresh_from_db()
+        obj._state.adding = False
 
-    def changed(self, form) -> dict:
-        """The form's fields that changed, with their new values."""
-        return {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+    def _refused(self, request, exc: DomainError):
+        # A rule that passed the form's check but not the service's, a moment later (a race): the
+        # view's transaction has rolled back; say why and show the page again.
+        self.message_user(request, exc.message, level=messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            return self._refused(request, exc)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            return self._refused(request, exc)
+
+    def get_actions(self, request):
+        # Deleting goes one object at a time, through delete_model (and its service) where there is one.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def editable(self, form) -> dict:
+        """The form's editable fields with their cleaned values; services compare them with the stored row."""
+        return {name: value for name, value in form.cleaned_data.items() if name in form.fields}
 
 
 class ReadOnlyInline(admin.TabularInline):
