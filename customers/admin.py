@@ -20,11 +20,6 @@ class CustomerForm(ServiceForm):
 
     def check(self, data):
         data["metadata"] = services.metadata_check(data.get("metadata"))
-        if self.instance._state.adding:
-            return
-        stored = Customer.objects.get(pk=self.instance.pk)
-        if data["external_id"] != stored.external_id:
-            services.external_id_change_check(customer=stored)
 
 
 @admin.register(Customer)
@@ -33,6 +28,7 @@ class CustomerAdmin(ServiceAdmin):
     list_display = ["name", "external_id", "email", "created_at"]
     search_fields = ["name", "external_id", "email"]
     inlines = [SubscriptionInline]
+    frozen_fields = ("external_id",)  # usage events name the customer by it
 
     def create(self, request, form):
         return services.customer_create(**form.cleaned_data)

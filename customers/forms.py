@@ -19,7 +19,7 @@ class CustomerForm(forms.Form):
     external_id = forms.CharField(
         label="External id",
         max_length=255,
-        help_text="Your system's id for this customer; usage events name the customer by it, so it is fixed once events arrive.",
+        help_text="Your system's id for this customer; usage events name the customer by it, so it is fixed once the customer exists.",
     )
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Printed on invoices.")
 

@@ -9,7 +9,6 @@ from django.db import transaction
 from catalog.models import Plan
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import InvalidInput, InvalidTransition
-from metering import lookups
 
 from .choices import SubscriptionStatus
 from .models import Customer, Subscription
@@ -47,37 +46,32 @@ def customer_create(
     return customer
 
 
-def external_id_change_check(*, customer: Customer) -> None:
-    """Raise unless the customer's external_id may still change (see customer_update)."""
-    if customer.usage_events.exists():
+def external_id_change_check(*, customer: Customer, external_id: str) -> None:
+    """Raise if `external_id` would change the customer's: it is fixed once the customer exists.
+
+    Events name customers by it, and every ingesting process keeps external_id → customer id in
+    memory (metering.lookups): a renamed customer would go on taking the old id's events wherever
+    that map is held. A deleted customer is caught at the write instead (StaleCustomer).
+    """
+    if external_id != customer.external_id:
         raise InvalidInput(
-            "external_id cannot change once usage events were recorded for this customer: "
-            "events name the customer by it. Create a new customer for the new id instead",
+            "external_id cannot change: usage events name the customer by it. "
+            "Create a new customer for the new id instead",
             field="external_id",
         )
 
 
 @transaction.atomic
 def customer_update(*, customer: Customer, **changes) -> Customer:
-    """Change a customer's details. Its external_id only while no usage event names it.
-
-    Events are matched to customers by external_id, and every ingesting process keeps that mapping
-    in memory (metering.lookups): renaming a customer that already receives events would send the
-    old id's events on to it, wherever the old mapping is still held.
-    """
+    """Change a customer's details (its external_id is fixed: see external_id_change_check)."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    renamed = "external_id" in changes and changes["external_id"] != locked.external_id
-    if renamed:
-        external_id_change_check(customer=locked)
+    if "external_id" in changes:
+        external_id_change_check(customer=locked, external_id=changes["external_id"])
     if "metadata" in changes:
         changes["metadata"] = metadata_check(changes["metadata"])
     for key, value in changes.items():
         setattr(locked, key, value)
-    with unique_or_conflict(_customer_conflict(locked.external_id)):
-        locked.save()
-    if renamed:
-        # This process may hold the old id from an attempt that stored nothing.
-        transaction.on_commit(lookups.forget_customers)
+    locked.save()
     return locked
 
 

@@ -98,6 +98,7 @@ def customer_edit(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
     initial = {"name": customer.name, "email": customer.email, "external_id": customer.external_id, "address": customer.address}
     form = CustomerForm(request.POST or None, initial=initial)
+    form.fields["external_id"].disabled = True  # fixed once the customer exists (customer_update)
     if request.method == "POST" and form.is_valid():
         try:
             customer = services.customer_update(customer=customer, **form.cleaned_data)

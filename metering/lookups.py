@@ -1,8 +1,10 @@
 """Small in-process caches for the ingestion hot path: meters by token/name/id, customers by external id.
 
 Meters change rarely and are cached for a few seconds (FLUXBILL_LOOKUP_CACHE_SECONDS), so an
-archived meter stops taking events within that time in every process. Customer ids never change
-for an external id, so they are kept in a bounded map until the process restarts.
+archived meter stops taking events within that time in every process. A customer's external id
+never changes (customers.services.customer_update refuses it), so customer ids are kept in a bounded
+map until the process restarts; a customer deleted meanwhile is caught by the write's foreign key,
+which forgets the map and runs the ingestion once more (metering.services.store.StaleCustomer).
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from tests.factories import (
     PlanFactory,
     SubscriptionFactory,
     UsageChargeFactory,
-    UsageEventFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -319,28 +318,23 @@ def customer_post(**overrides):
     return data
 
 
-def test_a_customer_with_usage_keeps_its_external_id(admin):
+def test_a_customers_external_id_is_fixed_in_admin(admin):
     customer = CustomerFactory(external_id="acme", name="Acme")
-    UsageEventFactory(customer=customer)
+    page = admin.get(f"/admin/customers/customer/{customer.pk}/change/")
+    assert "external_id" not in page.context["adminform"].form.fields
 
     response = admin.post(f"/admin/customers/customer/{customer.pk}/change/", customer_post(external_id="acme-2", name="Acme 2"))
 
-    assert "usage events" in errors(response, "external_id")[0]
+    assert response.status_code == 302
     customer.refresh_from_db()
-    assert (customer.external_id, customer.name) == ("acme", "Acme")
+    assert (customer.external_id, customer.name) == ("acme", "Acme 2")
 
 
-def test_a_customer_without_usage_can_take_a_new_external_id(admin, django_capture_on_commit_callbacks):
-    customer = CustomerFactory(external_id="acme-typo")
-    assert lookups.customer_ids({"acme-typo"}, create=False) == {"acme-typo": customer.pk}
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = admin.post(f"/admin/customers/customer/{customer.pk}/change/", customer_post(external_id="acme"))
+def test_a_customer_added_in_admin_is_the_services(admin):
+    response = admin.post("/admin/customers/customer/add/", customer_post(external_id="new-co", metadata=""))
 
     assert response.status_code == 302
-    assert Customer.objects.get(pk=customer.pk).external_id == "acme"
-    # Through customer_update: this process no longer maps the old id to the customer.
-    assert lookups.customer_ids({"acme-typo"}, create=False) == {}
+    assert Customer.objects.get(external_id="new-co").metadata == {}
 
 
 @pytest.mark.parametrize(("metadata", "stored"), [("", {}), ("null", {}), ('{"tier": "gold"}', {"tier": "gold"})])

@@ -16,7 +16,7 @@ class CustomerInput(InputSerializer):
 class CustomerUpdate(CustomerInput):
     external_id = serializers.CharField(
         max_length=255,
-        help_text="Can change only while no usage event names the customer (400 otherwise): events find customers by it.",
+        help_text="Fixed once the customer exists (usage events name the customer by it): the current value, or 400.",
     )
 
 

@@ -6,6 +6,7 @@ which lets concurrent requests share a write (see `store`).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from .. import lookups, validation
 from ..choices import AggregationType
 from ..lookups import MeterRef
 from ..validation import EventRejected, EventTargetNotFound
-from .store import PendingEvent, StoredEvent, event_store_one, events_store, properties_json
+from .store import PendingEvent, StaleCustomer, StoredEvent, event_store_one, events_store, properties_json
 
 _QUANTITY_FROM_PROPERTY = {
     AggregationType.SUM,
@@ -84,6 +85,22 @@ def parse_fluxrate_event(data, *, now: datetime, by: str) -> PendingEvent:
     )
 
 
+def _once_more_if_stale(ingest):
+    """Run an ingestion again when its write named a cached customer id that no longer exists
+    (StaleCustomer: nothing was written and the map is forgotten, so the second run resolves
+    customers from the database)."""
+
+    @functools.wraps(ingest)
+    def run(**kwargs):
+        try:
+            return ingest(**kwargs)
+        except StaleCustomer:
+            return ingest(**kwargs)
+
+    return run
+
+
+@_once_more_if_stale
 def event_track(*, data, now: datetime, by: str = "token") -> tuple[StoredEvent, bool]:
     """Store one Fluxrate event; returns (event, was_duplicate). Unknown customers are created by `/sdk/track`."""
     pending = parse_fluxrate_event(data, now=now, by=by)
@@ -158,6 +175,7 @@ def _resolve_existing_customers(pending: list[PendingEvent]) -> list[str | None]
     return errors
 
 
+@_once_more_if_stale
 def event_ingest(*, data, now: datetime) -> tuple[int, str, bool]:
     """One Flexprice event; returns (row id, event_id for the answer, was_duplicate)."""
     pending = parse_flexprice_event(data, now=now)
@@ -182,6 +200,7 @@ class BulkOutcome:
         return [(i, r) for i, r in enumerate(self.results) if r not in ("accepted", "duplicate")]
 
 
+@_once_more_if_stale
 def event_ingest_bulk(*, events: list, now: datetime) -> BulkOutcome:
     """Judge every event on its own; store the valid ones in one statement."""
     outcome = BulkOutcome(results=[""] * len(events))

@@ -30,6 +30,11 @@ from ..lookups import MeterRef
 from ..validation import EventRejected
 
 
+class StaleCustomer(IntegrityError):
+    """A batch named a customer id, taken from this process's external-id map, that no longer exists.
+    Nothing was written and the map is forgotten: resolve the customers again and store again."""
+
+
 @dataclass
 class PendingEvent:
     """An event that passed validation, waiting for its customer id and its row."""
@@ -200,10 +205,14 @@ def events_store(pending: list[PendingEvent], *, full_rows: bool = False) -> Sto
     try:
         with connection.cursor() as cursor:
             rows = _insert(cursor, "full" if full_rows else "ids", document)
-    except IntegrityError:
-        # A cached customer id that no longer exists (customer deleted): forget and let the client retry.
+    except IntegrityError as exc:
+        if _sqlstate(exc) != "23503":
+            raise
+        # A cached customer id that no longer exists (the customer was deleted, perhaps by another
+        # process, and maybe created again under the same external id): forget the map; nothing was
+        # written. (The foreign key is checked at commit: in autocommit, this statement's.)
         lookups.forget_customers()
-        raise
+        raise StaleCustomer(str(exc)) from exc
     # Rows come back in insertion order, which is the batch's order.
     unkeyed = [row for row in rows if row[3] is None]
     keyed = {(row[1], row[2], row[3]): row for row in rows if row[3] is not None}
