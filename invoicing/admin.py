@@ -50,10 +50,10 @@ class InvoiceAdmin(admin.ModelAdmin):
     search_fields = ["number", "customer__name", "customer__external_id", "customer__email"]
     list_select_related = ["customer"]
     date_hierarchy = "period_end"
-    raw_id_fields = ["customer", "subscription", "replaces"]
     inlines = [InvoiceLineInline, InvoiceEventInline]
+    # Every field: an invoice changes only through its actions (the services), never by editing.
     readonly_fields = [
-        "number", "status", "kind", "currency", "period_start", "period_end", "subtotal", "total", "finalize_at",
+        "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal", "total", "finalize_at",
         "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot",
         "email_sent_at", "email_attempts", "email_last_error",
     ]

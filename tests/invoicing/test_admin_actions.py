@@ -11,7 +11,7 @@ from django.utils import timezone
 from invoicing.choices import InvoiceKind, InvoiceStatus
 from invoicing.models import Invoice
 from invoicing.services import Actor, subscriptions_rollover
-from tests.factories import FixedChargeFactory, PlanFactory, SubscriptionFactory
+from tests.factories import CustomerFactory, FixedChargeFactory, PlanFactory, SubscriptionFactory
 
 
 @pytest.fixture
@@ -108,3 +108,19 @@ def test_admin_pages_render(admin_client_logged):
         "/admin/apikeys/apikey/add/",
     ]:
         assert admin_client_logged.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_an_invoice_changes_only_through_its_actions(admin_client_logged):
+    draft = _draft()
+    other = CustomerFactory()
+    page = admin_client_logged.get(f"/admin/invoicing/invoice/{draft.pk}/change/")
+    assert page.context["adminform"].form.fields == {}
+
+    admin_client_logged.post(
+        f"/admin/invoicing/invoice/{draft.pk}/change/",
+        {"customer": str(other.pk), "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0", "audit-TOTAL_FORMS": "0", "audit-INITIAL_FORMS": "0"},
+    )
+
+    draft.refresh_from_db()
+    assert draft.customer_id != other.pk
