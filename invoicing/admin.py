@@ -59,6 +59,9 @@ class InvoiceAdmin(admin.ModelAdmin):
     ]
     actions = ["finalize", "regenerate", "void", "mark_paid", "mark_uncollectible", "resend_email"]
 
+    def has_change_permission(self, request, obj=None):
+        return False  # a view-only page: the actions (services) are the only way to change an invoice
+
     def has_delete_permission(self, request, obj=None):
         return False  # invoices are voided, never deleted
 

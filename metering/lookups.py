@@ -78,7 +78,8 @@ def meter_by_id(meter_id: uuid.UUID) -> MeterRef | None:
 
 def customer_ids(external_ids: set[str], *, create: bool) -> dict[str, uuid.UUID]:
     """Map external ids to customer ids in one or two statements; with `create`, add the missing ones."""
-    found = {ext: _customers[ext] for ext in external_ids if ext in _customers}
+    # .get: another thread may clear the map between a membership test and a read.
+    found = {ext: cid for ext in external_ids if (cid := _customers.get(ext)) is not None}
     missing = [ext for ext in external_ids if ext not in found]
     if missing:
         with connection.cursor() as cursor:

@@ -206,7 +206,8 @@ def events_store(pending: list[PendingEvent], *, full_rows: bool = False) -> Sto
         with connection.cursor() as cursor:
             rows = _insert(cursor, "full" if full_rows else "ids", document)
     except IntegrityError as exc:
-        if _sqlstate(exc) != "23503":
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
+        if _sqlstate(exc) != "23503" or "customer_id" not in constraint:
             raise
         # A cached customer id that no longer exists (the customer was deleted, perhaps by another
         # process, and maybe created again under the same external id): forget the map; nothing was

@@ -88,3 +88,23 @@ def test_usage_by_a_deleted_customers_external_id_is_not_found(api):
     assert response.status_code == 404, response.content
     assert response.json()["field"] == "customer_id"
     assert not UsageEvent.objects.exists()
+
+
+def test_a_bulk_naming_a_customer_deleted_and_created_again_is_stored_whole(api):
+    MeterFactory(aggregation_type=AggregationType.COUNT, property_name="", event_name="api.call")
+    other = CustomerFactory(external_id="globex")
+    cached_then_deleted("acme")
+    recreated = CustomerFactory(external_id="acme")
+
+    bulk = api.post(
+        "/api/v1/events/bulk?detail=true",
+        {"events": [
+            {"event_name": "api.call", "external_customer_id": "globex"},
+            {"event_name": "api.call", "external_customer_id": "acme"},
+        ]},
+        format="json",
+    )
+
+    assert bulk.status_code == 202, bulk.content
+    assert bulk.json()["results"] == ["accepted", "accepted"]
+    assert sorted(UsageEvent.objects.values_list("customer_id", flat=True)) == sorted([other.pk, recreated.pk])
