@@ -21,16 +21,13 @@ class PlanForm(ServiceForm):
         model = Plan
         fields = ["name", "lookup_id", "description", "type", "billing_interval", "currency", "trial_days", "active"]
 
-    def clean_currency(self):
-        # Upper-cased here so that "usd" for a stored "USD" is no change.
-        return str(self.cleaned_data["currency"] or "").strip().upper()
-
     def check(self, data):
+        # The services' normalized currency ("usd" → "USD") goes on to the save.
         if self.instance._state.adding:
-            services.plan_create_check(currency=data["currency"], trial_days=data["trial_days"])
+            data["currency"] = services.plan_create_check(currency=data["currency"], trial_days=data["trial_days"])
         else:
             stored = Plan.objects.get(pk=self.instance.pk)
-            services.plan_changes_check(plan=stored, changes={name: data[name] for name in self.fields if name in data})
+            data.update(services.plan_changes_check(plan=stored, changes={name: data[name] for name in self.fields if name in data}))
 
 
 @admin.register(Plan)

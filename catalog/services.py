@@ -59,6 +59,7 @@ def meter_create(
     aggregation_type: str,
     property_name: str = "",
     unit: str = "",
+    active: bool = True,
 ) -> Meter:
     aggregation = meter_definition_check(aggregation_type=aggregation_type, property_name=property_name)
     meter = Meter(
@@ -68,6 +69,7 @@ def meter_create(
         aggregation_type=aggregation,
         property_name=property_name or "",
         unit=unit or "",
+        active=active,
     )
     with unique_or_conflict(_meter_conflicts(lookup_key, event_name)):
         meter.save()

@@ -34,18 +34,7 @@ class MeterAdmin(ServiceAdmin):
     frozen_fields = ("lookup_key", "event_name", "aggregation_type", "property_name")
 
     def create(self, request, form):
-        data = form.cleaned_data
-        meter = catalog_services.meter_create(
-            name=data["name"],
-            lookup_key=data["lookup_key"],
-            event_name=data["event_name"],
-            aggregation_type=data["aggregation_type"],
-            property_name=data.get("property_name") or "",
-            unit=data.get("unit") or "",
-        )
-        if not data.get("active", True):
-            meter = catalog_services.meter_update(meter=meter, active=False)
-        return meter
+        return catalog_services.meter_create(**form.cleaned_data)
 
     def update(self, request, obj, form):
         return catalog_services.meter_update(meter=obj, **self.editable(form))
