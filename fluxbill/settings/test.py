@@ -17,4 +17,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 # points the app at Redis and runs a real worker.
 CELERY_BROKER_URL = _env.env.str("CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Two test runs on one machine each name their own database and Redis database, or share today's.
+_test_database = _env.env.str("FLUXBILL_TEST_DATABASE_NAME", default="")
+if _test_database:
+    DATABASES["default"]["TEST"] = {"NAME": _test_database}  # noqa: F405
+# Worker end-to-end tests use this Redis database as broker and flush it first.
+FLUXBILL_TEST_REDIS_URL = _env.env.str("FLUXBILL_TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405

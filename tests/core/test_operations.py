@@ -163,3 +163,19 @@ def test_ingestion_answers_503_not_500_while_the_database_is_unreachable(api_cli
     from metering.models import UsageEvent
 
     assert UsageEvent.objects.filter(idempotency_key="k-1").count() == 1
+
+
+def test_test_database_and_redis_come_from_the_environment():
+    """Two test runs on one machine stay apart when each names its own database and Redis database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fluxbill.settings.test",
+        "FLUXBILL_TEST_DATABASE_NAME": "test_fluxbill_other_run",
+        "FLUXBILL_TEST_REDIS_URL": "redis://127.0.0.1:6379/9",
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['TEST']['NAME'], s.FLUXBILL_TEST_REDIS_URL)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["test_fluxbill_other_run", "redis://127.0.0.1:6379/9"]

@@ -15,6 +15,7 @@ import pytest
 import redis
 from aiosmtpd.controller import Controller
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.utils import timezone
 
 from fluxbill.celery import app
@@ -24,7 +25,7 @@ from invoicing.models import Invoice
 from tests.celery_broker import celery_broker
 from tests.factories import CustomerFactory, FixedChargeFactory, MeterFactory, PlanFactory, SubscriptionFactory, UsageChargeFactory
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = settings.FLUXBILL_TEST_REDIS_URL
 
 
 def _free_port() -> int:

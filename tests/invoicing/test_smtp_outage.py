@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from aiosmtpd.controller import Controller
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from invoicing.models import Invoice
 from tests.celery_broker import celery_broker
 from tests.factories import FixedChargeFactory, PlanFactory
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = settings.FLUXBILL_TEST_REDIS_URL
 ROOT = Path(__file__).resolve().parents[2]
 INVOICES = 5
 

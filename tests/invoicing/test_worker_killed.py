@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ from tests.celery_broker import celery_broker
 from tests.factories import MeterFactory, PlanFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = settings.FLUXBILL_TEST_REDIS_URL
 SUBSCRIPTIONS = 600
 MISSED_DAYS = 8
 
