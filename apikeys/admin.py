@@ -2,7 +2,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from fluxbill.core import permissions as perms
+from fluxbill.core.admin import CheckedAdmin
 from fluxbill.core.errors import DomainError
+from fluxbill.core.permissions import may
 
 from .models import ApiKey
 from .services import api_key_create, api_key_revoke, validate_scopes
@@ -21,7 +24,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(CheckedAdmin):
     form = ApiKeyForm
     list_display = ["name", "prefix", "scopes", "last_used_at", "expires_at", "revoked_at", "created_by", "created_at"]
     list_filter = ["revoked_at", "expires_at"]
@@ -51,7 +54,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             level=messages.WARNING,
         )
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["manage"])
     def revoke_selected(self, request, queryset):
         now = timezone.now()
         revoked = 0
@@ -61,4 +64,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {revoked} key(s).")
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return False  # revoke instead: the row says who used the key and when
+
+    # Creating and revoking keys is one operation permission; the key's fields never change after.
+    def has_add_permission(self, request):
+        return may(request.user, perms.MANAGE_API_KEYS)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and may(request.user, perms.MANAGE_API_KEYS)
+
+    def has_manage_permission(self, request):
+        return may(request.user, perms.MANAGE_API_KEYS)

@@ -26,6 +26,7 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        permissions = [("manage_apikey", "Can create and revoke API keys")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

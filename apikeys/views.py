@@ -16,7 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from fluxbill.core import dashboard
-from fluxbill.core.dashboard import FINANCE_ACTION, READ, require
+from fluxbill.core import permissions as perms
+from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
 
 from .forms import ApiKeyCreateForm
@@ -56,7 +57,7 @@ def _filter_status(queryset, status: str, now):
     return queryset
 
 
-@require(READ)
+@require(perms.VIEW_API_KEY)
 def key_list(request):
     now = timezone.now()
     keys = ApiKey.objects.select_related("created_by").annotate(
@@ -87,7 +88,7 @@ def key_list(request):
     return render(request, "apikeys/key_list.html", context)
 
 
-@require(FINANCE_ACTION)
+@require(perms.MANAGE_API_KEYS)
 @require_http_methods(["GET", "POST"])
 def key_create(request):
     form = ApiKeyCreateForm(request.POST or None)
@@ -110,7 +111,7 @@ def key_create(request):
 
 
 @never_cache
-@require(FINANCE_ACTION)
+@require(perms.MANAGE_API_KEYS)
 def key_created(request, pk):
     """Shows the full key once: the session entry is removed as it is rendered, and nothing caches the page."""
     key = get_object_or_404(ApiKey.objects.select_related("created_by"), pk=pk)
@@ -131,7 +132,7 @@ def key_created(request, pk):
     return render(request, "apikeys/key_created.html", context)
 
 
-@require(FINANCE_ACTION)
+@require(perms.MANAGE_API_KEYS)
 @require_http_methods(["GET", "POST"])
 def key_revoke(request, pk):
     """GET asks for confirmation (this page works without JavaScript); POST revokes."""

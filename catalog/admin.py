@@ -46,7 +46,7 @@ class PlanAdmin(ServiceAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # A plan anyone ever subscribed to stays (its periods and invoices refer to it): archive it instead.
-        return obj is None or not obj.subscriptions.exists()
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.subscriptions.exists())
 
     def delete_model(self, request, obj):
         services.plan_delete(plan=obj)
@@ -91,7 +91,7 @@ class ChargeAdmin(ServiceAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Taking a charge off a plan someone subscribed to would change what their periods cost.
-        return obj is None or not obj.plan.subscriptions.exists()
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.plan.subscriptions.exists())
 
     def delete_model(self, request, obj):
         services.charge_delete(charge=obj)

@@ -8,7 +8,8 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from fluxbill.core.dashboard import FINANCE_ACTION, paginate, require, sort
+from fluxbill.core import permissions as perms
+from fluxbill.core.dashboard import paginate, require, sort
 from fluxbill.core.errors import DomainError
 from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
@@ -30,7 +31,7 @@ PLAN_SORTS = {
 }
 
 
-@require()
+@require(perms.VIEW_PLAN)
 def plan_list(request):
     plans = Plan.objects.annotate(charge_count=Count("charges")).prefetch_related(
         Prefetch("charges", queryset=Charge.objects.select_related("meter").order_by("created_at", "id"))
@@ -52,7 +53,7 @@ def plan_list(request):
     )
 
 
-@require()
+@require(perms.VIEW_PLAN)
 def plan_detail(request, pk):
     plan = get_object_or_404(Plan.objects.annotate(subscription_count=Count("subscriptions")), pk=pk)
     charges = list(plan.charges.select_related("meter").order_by("created_at", "id"))
@@ -78,7 +79,7 @@ def _calculator_query(charge: Charge) -> str:
     return params.urlencode()
 
 
-@require(FINANCE_ACTION)
+@require(perms.ADD_PLAN)
 def plan_create(request):
     form = PlanForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -92,7 +93,7 @@ def plan_create(request):
     return render(request, "catalog/plan_form.html", {"form": form, "plan": None})
 
 
-@require(FINANCE_ACTION)
+@require(perms.CHANGE_PLAN)
 def plan_edit(request, pk):
     plan = get_object_or_404(Plan, pk=pk)
     initial = {name: getattr(plan, name) for name in PlanForm.base_fields}
@@ -108,7 +109,7 @@ def plan_edit(request, pk):
     return render(request, "catalog/plan_form.html", {"form": form, "plan": plan})
 
 
-@require(FINANCE_ACTION)
+@require(perms.DELETE_PLAN)
 def plan_delete(request, pk):
     """GET asks for confirmation (the no-JavaScript path); POST deletes, or explains why not."""
     plan = get_object_or_404(Plan, pk=pk)
@@ -159,7 +160,7 @@ def _charge_context(plan, form, quantity_form, rows, tier_errors, preview) -> di
     }
 
 
-@require(FINANCE_ACTION)
+@require(perms.ADD_CHARGE)
 def charge_create(request, pk):
     plan = get_object_or_404(Plan, pk=pk)
     if request.method != "POST":
@@ -199,7 +200,7 @@ def charge_create(request, pk):
     return render(request, "catalog/charge_form.html", context)
 
 
-@require()
+@require(perms.VIEW_CHARGE)
 def charge_preview(request, pk):
     """What N units would cost. `?fragment=1` (the live preview's fetch) answers with just the result;
     otherwise a full page with its own GET form: the price calculator, which needs no JavaScript."""

@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from fluxbill.core import permissions as perms
 from fluxbill.core.admin import ReadOnlyInline, ServiceAdmin, ServiceForm
 from fluxbill.core.errors import DomainError
+from fluxbill.core.permissions import may
 
 from . import services
 from .models import Customer, Subscription
@@ -85,7 +87,13 @@ class SubscriptionAdmin(ServiceAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # cancel instead: periods and invoices refer to the subscription
 
-    @admin.action(description="Generate an interim invoice now")
+    def has_generate_interim_permission(self, request):
+        return may(request.user, perms.GENERATE_INTERIM_INVOICE)
+
+    def has_cancel_permission(self, request):
+        return may(request.user, perms.CANCEL_SUBSCRIPTION)
+
+    @admin.action(description="Generate an interim invoice now", permissions=["generate_interim"])
     def generate_interim_invoice(self, request, queryset):
         from invoicing.services import Actor, subscription_generate_interim
 
@@ -105,10 +113,10 @@ class SubscriptionAdmin(ServiceAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{subscription}: {exc.message}", level=messages.ERROR)
 
-    @admin.action(description="Cancel at the end of the current period")
+    @admin.action(description="Cancel at the end of the current period", permissions=["cancel"])
     def cancel_at_period_end(self, request, queryset):
         self._cancel(request, queryset, at_period_end=True)
 
-    @admin.action(description="Cancel now (the current period is billed up to now)")
+    @admin.action(description="Cancel now (the current period is billed up to now)", permissions=["cancel"])
     def cancel_now(self, request, queryset):
         self._cancel(request, queryset, at_period_end=False)

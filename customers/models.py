@@ -58,6 +58,7 @@ class Subscription(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("cancel_subscription", "Can cancel subscriptions")]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=SubscriptionStatus.values), name="subscription_status_valid"),
             models.CheckConstraint(

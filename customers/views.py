@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from catalog.choices import ChargeType
 from catalog.models import Charge
-from fluxbill.core.dashboard import FINANCE_ACTION, READ, paginate, require, sort
+from fluxbill.core import permissions as perms
+from fluxbill.core.dashboard import paginate, require, sort
 from fluxbill.core.errors import DomainError
 from invoicing.services import Actor, invoice_preview, subscription_generate_interim
 from invoicing.services.generation import BillingWindow, _interim_window, compute_windows
@@ -69,7 +70,7 @@ def _form_error(form, exc: DomainError, fields: dict[str, str] | None = None) ->
 # --- customers --------------------------------------------------------------------------
 
 
-@require(READ)
+@require(perms.VIEW_CUSTOMER)
 def customer_list(request):
     q = request.GET.get("q", "").strip()
     customers = Customer.objects.all()
@@ -79,7 +80,7 @@ def customer_list(request):
     return render(request, "customers/customer_list.html", {"page": paginate(request, customers), "sort": current, "q": q})
 
 
-@require(FINANCE_ACTION)
+@require(perms.ADD_CUSTOMER)
 def customer_create(request):
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -93,7 +94,7 @@ def customer_create(request):
     return render(request, "customers/customer_form.html", {"form": form, "customer": None})
 
 
-@require(FINANCE_ACTION)
+@require(perms.CHANGE_CUSTOMER)
 def customer_edit(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
     initial = {"name": customer.name, "email": customer.email, "external_id": customer.external_id, "address": customer.address}
@@ -168,7 +169,7 @@ def recent_events(customer: Customer, limit: int = EVENTS_SHOWN) -> list[UsageEv
     return list(UsageEvent.objects.raw(_RECENT_EVENTS_SQL, [customer.pk, limit, limit]))
 
 
-@require(READ)
+@require(perms.VIEW_CUSTOMER)
 def customer_detail(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
     now = timezone.now()
@@ -204,7 +205,7 @@ def customer_detail(request, pk):
 # --- subscriptions ----------------------------------------------------------------------
 
 
-@require(READ)
+@require(perms.VIEW_SUBSCRIPTION)
 def subscription_list(request):
     form = SubscriptionFilterForm(request.GET)
     subscriptions = Subscription.objects.select_related("customer", "plan")
@@ -224,7 +225,7 @@ def subscription_list(request):
     return render(request, "customers/subscription_list.html", context)
 
 
-@require(FINANCE_ACTION)
+@require(perms.ADD_SUBSCRIPTION)
 def subscription_create(request):
     initial = {}
     customer_id = _uuid(request.GET.get("customer"))
@@ -256,7 +257,7 @@ def _subscription(pk) -> Subscription:
     return get_object_or_404(Subscription.objects.select_related("customer", "plan"), pk=pk)
 
 
-@require(READ)
+@require(perms.VIEW_SUBSCRIPTION)
 def subscription_detail(request, pk):
     subscription = _subscription(pk)
     now = timezone.now()
@@ -298,7 +299,7 @@ def _confirm_page(request, subscription, *, title, text, button, css, form=None,
     )
 
 
-@require(FINANCE_ACTION)
+@require(perms.CANCEL_SUBSCRIPTION)
 def subscription_cancel(request, pk):
     subscription = _subscription(pk)
     form = CancelForm(request.POST or None, initial={"when": "period_end"})
@@ -334,7 +335,7 @@ def subscription_cancel(request, pk):
     return redirect("customers:subscription-detail", pk=subscription.pk)
 
 
-@require(FINANCE_ACTION)
+@require(perms.GENERATE_INTERIM_INVOICE)
 def subscription_interim(request, pk):
     subscription = _subscription(pk)
     if request.method != "POST":

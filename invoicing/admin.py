@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from fluxbill.core.admin import ReadOnlyInline
+from fluxbill.core import permissions as perms
+from fluxbill.core.admin import CheckedAdmin, ReadOnlyInline
 from fluxbill.core.errors import DomainError
+from fluxbill.core.permissions import may
 
 from .models import Invoice, InvoiceEvent, InvoiceLine
 from .services import (
@@ -44,7 +46,7 @@ def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(CheckedAdmin):
     list_display = ["__str__", "customer", "kind", "status", "currency", "total", "period_start", "period_end", "issued_at", "due_date", "email_sent_at"]
     list_filter = ["status", "kind", "currency"]
     search_fields = ["number", "customer__name", "customer__external_id", "customer__email"]
@@ -68,27 +70,46 @@ class InvoiceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # invoices come from subscriptions (rollover, interim)
 
-    @admin.action(description="Finalize selected drafts")
+    # Each action asks for its operation's permission (Django offers and runs only the allowed ones).
+    def has_finalize_permission(self, request):
+        return may(request.user, perms.FINALIZE_INVOICE)
+
+    def has_regenerate_permission(self, request):
+        return may(request.user, perms.REGENERATE_INVOICE)
+
+    def has_void_permission(self, request):
+        return may(request.user, perms.VOID_INVOICE)
+
+    def has_mark_paid_permission(self, request):
+        return may(request.user, perms.MARK_PAID_INVOICE)
+
+    def has_mark_uncollectible_permission(self, request):
+        return may(request.user, perms.MARK_UNCOLLECTIBLE_INVOICE)
+
+    def has_send_email_permission(self, request):
+        return may(request.user, perms.SEND_INVOICE_EMAIL)
+
+    @admin.action(description="Finalize selected drafts", permissions=["finalize"])
     def finalize(self, request, queryset):
         _apply(self, request, queryset, invoice_finalize, "Finalized")
 
-    @admin.action(description="Regenerate selected invoices")
+    @admin.action(description="Regenerate selected invoices", permissions=["regenerate"])
     def regenerate(self, request, queryset):
         _apply(self, request, queryset, invoice_regenerate, "Regenerated")
 
-    @admin.action(description="Void selected invoices")
+    @admin.action(description="Void selected invoices", permissions=["void"])
     def void(self, request, queryset):
         _apply(self, request, queryset, invoice_void, "Voided")
 
-    @admin.action(description="Mark selected invoices paid (today)")
+    @admin.action(description="Mark selected invoices paid (today)", permissions=["mark_paid"])
     def mark_paid(self, request, queryset):
         _apply(self, request, queryset, invoice_mark_paid, "Marked paid")
 
-    @admin.action(description="Mark selected invoices uncollectible")
+    @admin.action(description="Mark selected invoices uncollectible", permissions=["mark_uncollectible"])
     def mark_uncollectible(self, request, queryset):
         _apply(self, request, queryset, invoice_mark_uncollectible, "Marked uncollectible")
 
-    @admin.action(description="Resend invoice email")
+    @admin.action(description="Resend invoice email", permissions=["send_email"])
     def resend_email(self, request, queryset):
         actor = Actor(label=f"user:{request.user.get_username()}", user=request.user)
         for invoice in queryset:

@@ -52,6 +52,16 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Operations beyond editing (fluxbill.core.permissions names them; the roles hand them out).
+        permissions = [
+            ("finalize_invoice", "Can finalize invoices"),
+            ("void_invoice", "Can void invoices"),
+            ("mark_paid_invoice", "Can mark invoices paid"),
+            ("mark_uncollectible_invoice", "Can mark invoices uncollectible"),
+            ("regenerate_invoice", "Can regenerate invoices"),
+            ("send_invoice_email", "Can send and resend invoice emails"),
+            ("generate_interim_invoice", "Can generate interim invoices"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),
             models.CheckConstraint(condition=Q(kind__in=InvoiceKind.values), name="invoice_kind_valid"),

@@ -1,7 +1,7 @@
 """Dashboard pages for invoices: the list (and its CSV), the invoice page and its actions.
 
 Every action calls the service the API and admin call; the service checks the state, these views
-check the role (Support: regenerate and resend; Finance: everything). A refusal is a flash message.
+check the permission (fluxbill.core.permissions). A refusal is a flash message.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer
-from fluxbill.core.dashboard import FINANCE_ACTION, READ, SUPPORT_ACTION, allowed, paginate, require, sort
+from fluxbill.core import permissions as perms
+from fluxbill.core.dashboard import paginate, require, sort
+from fluxbill.core.permissions import may
 from fluxbill.core.errors import DomainError
 from fluxbill.core.money import round_money
 
@@ -70,7 +72,7 @@ def _filtered(request, invoices):
     return form, invoices, current
 
 
-@require(READ)
+@require(perms.VIEW_INVOICE)
 def invoice_list(request):
     form, invoices, current = _filtered(request, Invoice.objects.only(*_LIST_COLUMNS))
     # The page's 25 customers in one query, instead of joining all 100,000 rows before the sort.
@@ -122,7 +124,7 @@ def _csv_cell(source: str, value, currency: str) -> str:
     return text
 
 
-@require(READ)
+@require(perms.VIEW_INVOICE)
 def invoice_export(request):
     """The filtered, sorted list as CSV, streamed from a server-side cursor: any size, flat memory."""
     _, invoices, _ = _filtered(request, Invoice.objects.all())
@@ -151,7 +153,7 @@ class Action:
 
     slug: str
     label: str
-    level: str
+    permission: str
     statuses: tuple[str, ...]
     confirm: str = ""
     css: str = "secondary"
@@ -200,22 +202,22 @@ _OPEN = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
 ACTIONS = {
     a.slug: a
     for a in [
-        Action("finalize", "Finalize", FINANCE_ACTION, (InvoiceStatus.DRAFT,), css="primary", run=_finalize,
+        Action("finalize", "Finalize", perms.FINALIZE_INVOICE, (InvoiceStatus.DRAFT,), css="primary", run=_finalize,
                confirm="Finalize this invoice? It gets a number, can no longer change, and is emailed to the customer.",
                text="The invoice is recomputed one last time, numbered, frozen and emailed to the customer."),
-        Action("mark-paid", "Mark paid", FINANCE_ACTION, _OPEN, css="primary", form_class=MarkPaidForm, run=_mark_paid,
+        Action("mark-paid", "Mark paid", perms.MARK_PAID_INVOICE, _OPEN, css="primary", form_class=MarkPaidForm, run=_mark_paid,
                text="Record the payment of this invoice."),
-        Action("mark-uncollectible", "Mark uncollectible", FINANCE_ACTION, (InvoiceStatus.OPEN,), css="danger",
+        Action("mark-uncollectible", "Mark uncollectible", perms.MARK_UNCOLLECTIBLE_INVOICE, (InvoiceStatus.OPEN,), css="danger",
                run=_mark_uncollectible, confirm="Mark this invoice uncollectible?",
                text="The invoice stays on the books as not expected to be paid; it can still be marked paid or voided."),
-        Action("void", "Void", FINANCE_ACTION, (InvoiceStatus.DRAFT, *_OPEN), css="danger", form_class=VoidForm,
+        Action("void", "Void", perms.VOID_INVOICE, (InvoiceStatus.DRAFT, *_OPEN), css="danger", form_class=VoidForm,
                run=_void, confirm="Void this invoice? This cannot be undone.",
                text="A voided invoice is kept for the record but no longer owed. This cannot be undone."),
-        Action("regenerate", "Regenerate", SUPPORT_ACTION, (InvoiceStatus.DRAFT, *_OPEN), run=_regenerate,
+        Action("regenerate", "Regenerate", perms.REGENERATE_INVOICE, (InvoiceStatus.DRAFT, *_OPEN), run=_regenerate,
                confirm="Regenerate this invoice from the events stored now? A finalized invoice is voided and replaced.",
                text="A draft is recomputed in place; a finalized invoice is voided and replaced by a new, finalized one "
                     "computed from the events stored now."),
-        Action("resend", "Resend email", SUPPORT_ACTION, (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE),
+        Action("resend", "Resend email", perms.SEND_INVOICE_EMAIL, (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE),
                run=_resend, confirm="Email this invoice to the customer again?",
                text="The invoice and its PDF are emailed to the customer's billing address again."),
     ]
@@ -225,7 +227,7 @@ ACTIONS = {
 def _offered(invoice, user) -> list[Action]:
     offered = []
     for action in ACTIONS.values():
-        if invoice.status not in action.statuses or not allowed(user, action.level):
+        if invoice.status not in action.statuses or not may(user, action.permission):
             continue
         if action.slug == "regenerate" and invoice.subscription_id is None and invoice.status != InvoiceStatus.DRAFT:
             continue  # a manual invoice has nothing to be regenerated from
@@ -233,7 +235,7 @@ def _offered(invoice, user) -> list[Action]:
     return offered
 
 
-@require(READ)
+@require(perms.VIEW_INVOICE)
 def invoice_detail(request, pk):
     try:
         invoice = selectors.invoice_detail(pk)
@@ -258,7 +260,7 @@ def invoice_detail(request, pk):
     return render(request, "invoicing/invoice_detail.html", context)
 
 
-@require(READ)
+@require(perms.VIEW_INVOICE)
 def invoice_pdf_download(request, pk):
     invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
     name = invoice.number or f"draft-{str(invoice.pk)[:8]}"
@@ -271,7 +273,7 @@ def _action_view(action: Action):
     """GET: a page that says what the action does (the no-JavaScript confirmation, and the mark-paid form).
     POST: run it through its service."""
 
-    @require(action.level)
+    @require(action.permission)
     def view(request, pk):
         invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
         form = None

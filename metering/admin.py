@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from catalog import services as catalog_services
-from fluxbill.core.admin import ServiceAdmin, ServiceForm
+from fluxbill.core.admin import CheckedAdmin, ServiceAdmin, ServiceForm
 
 from .models import Meter, UsageEvent
 
@@ -45,7 +45,7 @@ class MeterAdmin(ServiceAdmin):
 
 
 @admin.register(UsageEvent)
-class UsageEventAdmin(admin.ModelAdmin):
+class UsageEventAdmin(CheckedAdmin):
     list_display = ["id", "timestamp", "meter", "customer", "quantity", "idempotency_key", "source", "created_at"]
     list_filter = ["meter", "source"]
     search_fields = ["idempotency_key", "customer__external_id"]

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 from catalog import services as catalog_services
 from customers.models import Customer
 from fluxbill.core import charts
-from fluxbill.core.dashboard import FINANCE_ACTION, paginate, require, sort
+from fluxbill.core import permissions as perms
+from fluxbill.core.dashboard import paginate, require, sort
 from fluxbill.core.errors import DomainError
 from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
@@ -50,7 +51,7 @@ REJECTED_PAGE_SIZE = 25
 # --- Meters ---------------------------------------------------------------------------
 
 
-@require()
+@require(perms.VIEW_METER)
 def meter_list(request):
     meters = Meter.objects.all()
     q = request.GET.get("q", "").strip()
@@ -70,7 +71,7 @@ def meter_list(request):
     )
 
 
-@require(FINANCE_ACTION)
+@require(perms.ADD_METER)
 def meter_create(request):
     form = MeterCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -86,7 +87,7 @@ def meter_create(request):
     return render(request, "metering/meter_form.html", {"form": form, "meter": None})
 
 
-@require(FINANCE_ACTION)
+@require(perms.CHANGE_METER)
 def meter_edit(request, pk):
     meter = get_object_or_404(Meter, pk=pk)
     form = MeterUpdateForm(request.POST or None, initial={"name": meter.name, "unit": meter.unit})
@@ -101,7 +102,7 @@ def meter_edit(request, pk):
     return render(request, "metering/meter_form.html", {"form": form, "meter": meter})
 
 
-@require(FINANCE_ACTION)
+@require(perms.DELETE_METER)
 def meter_archive(request, pk):
     """GET asks for confirmation (the no-JavaScript path); POST archives."""
     meter = get_object_or_404(Meter, pk=pk)
@@ -117,7 +118,7 @@ def meter_archive(request, pk):
     return redirect("metering:meter-detail", pk=meter.pk)
 
 
-@require()
+@require(perms.VIEW_METER)
 def meter_detail(request, pk):
     meter = get_object_or_404(Meter, pk=pk)
     now = timezone.now()
@@ -311,12 +312,12 @@ def _debugger(request, send_form: SendEventForm):
     return render(request, "metering/event_debugger.html", context)
 
 
-@require()
+@require(perms.VIEW_EVENT)
 def event_debugger(request):
     return _debugger(request, SendEventForm(initial={"source": "dashboard"}))
 
 
-@require(FINANCE_ACTION)
+@require(perms.ADD_EVENT)
 @require_POST
 def event_send(request):
     """Send one event through the same service as `POST /api/v1/events`."""

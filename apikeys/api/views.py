@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apikeys.authentication import ApiKeyPrincipal
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, api_key_revoke
+from fluxbill.core import permissions as perms
 from fluxbill.core.errors import error_body
 from fluxbill.core.schema import ErrorResponse
 
@@ -27,6 +28,8 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = ApiKeyOutput
     ordering_fields = ["created_at", "name", "last_used_at"]
     scope_resource = "api_keys"
+    permission_model = "apikeys.apikey"
+    action_permissions = {"create": perms.MANAGE_API_KEYS, "revoke": perms.MANAGE_API_KEYS}
 
     @extend_schema(request=ApiKeyInput, responses={201: ApiKeyCreatedOutput})
     def create(self, request):

@@ -21,6 +21,8 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filterset_class = PlanFilter
     ordering_fields = ["name", "created_at", "lookup_id"]
     scope_resource = "plans"
+    permission_model = "catalog.plan"
+    action_permissions = {"charges": {"GET": "catalog.view_charge", "POST": "catalog.add_charge"}}
 
     @extend_schema(request=PlanInput, responses={201: PlanOutput})
     def create(self, request):

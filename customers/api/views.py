@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from catalog.models import Plan
 from customers.models import Customer, Subscription
 from customers.services import customer_create, customer_update, subscription_cancel, subscription_create
+from fluxbill.core import permissions as perms
 from fluxbill.core.lookups import get_by_id_or_key
 from fluxbill.core.schema import ErrorResponse
 from invoicing.api.serializers import InvoiceDetailOutput, PreviewOutput
@@ -35,6 +36,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     ordering_fields = ["name", "created_at", "external_id", "email"]
     lookup_value_regex = "[^/]+"
     scope_resource = "customers"
+    permission_model = "customers.customer"
 
     def get_object(self):
         customer = get_by_id_or_key(Customer.objects.all(), self.kwargs["pk"], "external_id", label="Customer")
@@ -66,6 +68,12 @@ class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     ordering_fields = ["created_at", "current_period_end", "start_date"]
     scope_resource = "subscriptions"
     action_scopes = {"generate_invoice": "invoices.write", "preview_invoice": "invoices.read"}
+    permission_model = "customers.subscription"
+    action_permissions = {
+        "cancel": perms.CANCEL_SUBSCRIPTION,
+        "generate_invoice": perms.GENERATE_INTERIM_INVOICE,
+        "preview_invoice": perms.VIEW_INVOICE,
+    }
 
     @extend_schema(request=SubscriptionInput, responses={201: SubscriptionOutput, 404: ErrorResponse})
     def create(self, request):

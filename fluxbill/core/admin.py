@@ -9,10 +9,35 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.http import HttpResponseRedirect
 
 from fluxbill.core.errors import DomainError
 from fluxbill.core.forms import add_domain_error
+from fluxbill.core.permissions import may
+
+
+class CheckedAdmin(admin.ModelAdmin):
+    """Admin pages asking `may`, the dashboard's and the API's check, for every model permission.
+
+    Subclasses that narrow a permission (a delete allowed only while nothing refers to the row) call
+    super() first; an action declares `permissions=[name]` and the class a `has_<name>_permission`.
+    """
+
+    def _may(self, request, verb: str) -> bool:
+        return may(request.user, f"{self.opts.app_label}.{get_permission_codename(verb, self.opts)}")
+
+    def has_view_permission(self, request, obj=None):
+        return self._may(request, "view") or self._may(request, "change")
+
+    def has_add_permission(self, request):
+        return self._may(request, "add")
+
+    def has_change_permission(self, request, obj=None):
+        return self._may(request, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may(request, "delete")
 
 
 class ServiceForm(forms.ModelForm):
@@ -34,7 +59,7 @@ class ServiceForm(forms.ModelForm):
         return data
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(CheckedAdmin):
     """Adds and changes through `create(request, form)` and `update(request, obj, form)`, which call services."""
 
     # Fields fixed once the object exists: shown, not editable.

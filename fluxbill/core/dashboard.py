@@ -1,7 +1,7 @@
-"""What every dashboard page shares: roles, permission checks, pagination, sorting.
+"""What every dashboard page shares: the permission check, pagination, sorting.
 
-Roles are Django groups. Finance may do everything; Support may read everything and regenerate
-or resend invoices. Superusers count as Finance. Checks happen in the view, not only in templates.
+A page names the permission it needs (fluxbill.core.permissions); `require` asks `may`, the same
+check the API and admin use. Buttons are shown with the `can` template filter, which asks it too.
 """
 
 from __future__ import annotations
@@ -12,48 +12,22 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 
-FINANCE = "Finance"
-SUPPORT = "Support"
-
-# What each level requires: any role, a role allowed to fix invoices, or Finance.
-READ = "read"
-SUPPORT_ACTION = "support_action"
-FINANCE_ACTION = "finance"
-
-_ALLOWED = {
-    READ: {FINANCE, SUPPORT},
-    SUPPORT_ACTION: {FINANCE, SUPPORT},
-    FINANCE_ACTION: {FINANCE},
-}
+from .permissions import may
 
 
-def roles(user) -> set[str]:
-    if not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_fluxbill_roles", None)
-    if cached is None:
-        cached = {FINANCE, SUPPORT} if user.is_superuser else set(user.groups.values_list("name", flat=True))
-        user._fluxbill_roles = cached
-    return cached
-
-
-def allowed(user, level: str) -> bool:
-    return bool(roles(user) & _ALLOWED[level])
-
-
-def require(level: str = READ):
-    """Decorator for dashboard views: anonymous → login page, wrong role → 403."""
+def require(perm: str):
+    """Decorator for dashboard views: anonymous → login page, without the permission → 403."""
 
     def decorate(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not allowed(request.user, level):
-                raise PermissionDenied(f"Your role does not allow this ({level}).")
+            if not may(request.user, perm):
+                raise PermissionDenied(f"You do not have the permission this page needs ({perm}).")
             return view(request, *args, **kwargs)
 
-        wrapper.dashboard_level = level
+        wrapper.dashboard_permission = perm
         return wrapper
 
     return decorate

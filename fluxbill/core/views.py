@@ -6,11 +6,12 @@ from django.views import defaults
 from django.utils import timezone
 
 from fluxbill.core import charts, selectors
+from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import require
 from fluxbill.core.errors import error_body
 
 
-@require()
+@require(perms.VIEW_INVOICE)
 def overview(request):
     now = timezone.now()
     revenue = selectors.revenue_by_month(now)

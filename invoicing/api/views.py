@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from fluxbill.core import permissions as perms
 from fluxbill.core.errors import Conflict, DomainError
 from fluxbill.core.schema import ErrorResponse
 from invoicing import selectors
@@ -57,6 +58,16 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering_fields = ["created_at", "issued_at", "period_start", "total", "number"]
     ordering = ["-created_at", "-id"]
     scope_resource = "invoices"
+    permission_model = "invoicing.invoice"
+    action_permissions = {
+        "finalize": perms.FINALIZE_INVOICE,
+        "void": perms.VOID_INVOICE,
+        "mark_paid": perms.MARK_PAID_INVOICE,
+        "mark_uncollectible": perms.MARK_UNCOLLECTIBLE_INVOICE,
+        "regenerate": perms.REGENERATE_INVOICE,
+        "send_email": perms.SEND_INVOICE_EMAIL,
+        "pdf": perms.VIEW_INVOICE,
+    }
 
     def get_serializer_class(self):
         return InvoiceDetailOutput if self.action != "list" else InvoiceOutput

@@ -103,6 +103,7 @@ _EVENT_TARGET_NOT_FOUND = OpenApiResponse(
 
 class _IngestView(APIView):
     required_scope = "usage.write"
+    required_permission = "metering.add_usageevent"
     throttle_classes = [PerKeyRateThrottle]
     throttle_scope = "single"
     # POSTs here may use an API key read in the last FLUXBILL_API_KEY_CACHE_SECONDS (apikeys.services).
@@ -247,6 +248,7 @@ class EventsView(EventIngestView, ListAPIView):
     """`POST /events` ingests one Flexprice event; `GET /events` lists stored events, newest first."""
 
     method_scopes = {"GET": "usage.read", "POST": "usage.write"}
+    method_permissions = {"GET": "metering.view_usageevent", "POST": "metering.add_usageevent"}
     serializer_class = UsageEventOutput
     queryset = UsageEvent.objects.select_related("meter", "customer")
     filterset_class = UsageEventFilter
@@ -256,6 +258,7 @@ class EventsView(EventIngestView, ListAPIView):
 
 class EventDetailView(RetrieveAPIView):
     required_scope = "usage.read"
+    required_permission = "metering.view_usageevent"
     serializer_class = UsageEventOutput
     queryset = UsageEvent.objects.select_related("meter", "customer")
     lookup_value_regex = r"\d+"
@@ -265,6 +268,7 @@ class MeterUsageView(APIView):
     """Usage of one meter in calendar buckets, aggregated by the database with the meter's aggregation."""
 
     required_scope = "usage.read"
+    required_permission = "metering.view_usageevent"
 
     @extend_schema(
         parameters=[

@@ -19,6 +19,7 @@ class FeatureViewSet(
     filterset_class = FeatureFilter
     ordering_fields = ["name", "created_at", "lookup_key"]
     scope_resource = "features"
+    permission_model = "metering.meter"
 
     @extend_schema(request=FeatureInput, responses={201: FeatureOutput})
     def create(self, request):

@@ -6,7 +6,7 @@ from tests.factories import UserFactory
 
 
 def _client_for(group_name: str | None, username: str) -> Client:
-    user = UserFactory(username=username)
+    user = UserFactory(username=username, is_staff=True)
     if group_name:
         # get_or_create: a transactional test (the browser tests) flushes the rows the migration made.
         user.groups.add(Group.objects.get_or_create(name=group_name)[0])

@@ -2,6 +2,7 @@ from django import template
 from django.utils.html import format_html
 
 from fluxbill.core import dashboard
+from fluxbill.core.permissions import may
 
 register = template.Library()
 
@@ -32,6 +33,6 @@ def sort_link(context, key: str, label: str):
 
 
 @register.filter
-def can(user, level: str) -> bool:
-    """{% if request.user|can:"finance" %} — show a button only to those the view will allow."""
-    return dashboard.allowed(user, level)
+def can(user, perm: str) -> bool:
+    """{% if request.user|can:"invoicing.void_invoice" %} — show a button only to those the view will allow."""
+    return may(user, perm)
