@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from fluxbill.core.dashboard import FINANCE, SUPPORT
+from fluxbill.core.roles import FINANCE, SUPPORT
 from tests.factories import UserFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -157,7 +157,7 @@ def page(new_page) -> Page:
 
 
 def make_staff(username: str, role: str | None):
-    user = UserFactory(username=username)
+    user = UserFactory(username=username, is_staff=True)
     if role:
         # get_or_create: transactional tests flush the groups the migration made.
         user.groups.add(Group.objects.get_or_create(name=role)[0])

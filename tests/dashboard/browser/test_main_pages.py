@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from catalog.choices import ChargeType, PlanType, PricingModel
 from catalog.services import charge_create
-from fluxbill.core.dashboard import SUPPORT
+from fluxbill.core.roles import SUPPORT
 from invoicing.services import Actor, invoice_finalize, subscription_generate_interim
 from tests.factories import (
     CustomerFactory,

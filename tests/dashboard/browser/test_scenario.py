@@ -15,7 +15,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from catalog.models import Plan
-from fluxbill.core.dashboard import SUPPORT
+from fluxbill.core.roles import SUPPORT
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
 
