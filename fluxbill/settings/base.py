@@ -173,6 +173,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # --- Email ----------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connect or reply may take; a frozen server must not hold a worker for minutes.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@fluxbill.local")
 
 # --- Fluxbill -------------------------------------------------------------------------
@@ -214,6 +216,12 @@ FLUXBILL_BENCH_PLAIN_VIEW = env.bool("FLUXBILL_BENCH_PLAIN_VIEW", default=False)
 
 # Rate-limit counters live here: set CACHE_URL=redis://… so every web process shares them.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://fluxbill")}
+# A stopped or frozen Redis must cost a request this long at most, never the OS TCP timeout.
+FLUXBILL_REDIS_TIMEOUT = env.float("FLUXBILL_REDIS_TIMEOUT", default=0.5)
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_timeout": FLUXBILL_REDIS_TIMEOUT, "socket_connect_timeout": FLUXBILL_REDIS_TIMEOUT}
+    )
 
 FLUXBILL_READYZ_TIMEOUT = env.float("FLUXBILL_READYZ_TIMEOUT", default=2.0)
 
