@@ -163,6 +163,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Without this kombu writes broadcast exchanges to ./control in the working directory.
         "control_folder": str(broker_folder() / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A frozen Redis fails a publish or /readyz within seconds; a task lost with its worker is
+    # redelivered after the visibility timeout (kombu's default is an hour).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0),
+        "socket_connect_timeout": env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0),
+        "visibility_timeout": env.int("FLUXBILL_BROKER_VISIBILITY_TIMEOUT", default=300),
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
