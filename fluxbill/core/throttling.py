@@ -4,6 +4,7 @@ With CACHE_URL pointing at Redis every web process shares the counters. One `inc
 no read-modify-write of a list of timestamps.
 """
 
+import logging
 import time
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 WINDOW_SECONDS = 60
+logger = logging.getLogger(__name__)
 
 
 def rate_allow(scope: str, who: str) -> tuple[bool, float]:
@@ -24,12 +26,17 @@ def rate_allow(scope: str, who: str) -> tuple[bool, float]:
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     key = f"rl:{scope}:{who}:{window}"
-    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
-        count = 1
+        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
+            count = 1
+    except Exception as exc:  # noqa: BLE001 — the store is down or frozen: ingestion must go on
+        # Fail open: losing the rate limit for the outage is better than refusing every event.
+        logger.warning("rate limit store unreachable, allowing request: %s", exc)
+        return True, 0.0
     return count <= limit, (window + 1) * WINDOW_SECONDS - now
 
 

@@ -162,6 +162,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Without this kombu writes broadcast exchanges to ./control in the working directory.
         "control_folder": str(broker_folder() / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A frozen Redis fails a publish or /readyz within seconds; a task lost with its worker is
+    # redelivered after the visibility timeout (kombu's default is an hour).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0),
+        "socket_connect_timeout": env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0),
+        "visibility_timeout": env.int("FLUXBILL_BROKER_VISIBILITY_TIMEOUT", default=300),
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -172,6 +180,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # --- Email ----------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connect or reply may take; a frozen server must not hold a worker for minutes.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@fluxbill.local")
 
 # --- Fluxbill -------------------------------------------------------------------------
@@ -213,6 +223,12 @@ FLUXBILL_BENCH_PLAIN_VIEW = env.bool("FLUXBILL_BENCH_PLAIN_VIEW", default=False)
 
 # Rate-limit counters live here: set CACHE_URL=redis://… so every web process shares them.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://fluxbill")}
+# A stopped or frozen Redis must cost a request this long at most, never the OS TCP timeout.
+FLUXBILL_REDIS_TIMEOUT = env.float("FLUXBILL_REDIS_TIMEOUT", default=0.5)
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_timeout": FLUXBILL_REDIS_TIMEOUT, "socket_connect_timeout": FLUXBILL_REDIS_TIMEOUT}
+    )
 
 FLUXBILL_READYZ_TIMEOUT = env.float("FLUXBILL_READYZ_TIMEOUT", default=2.0)
 

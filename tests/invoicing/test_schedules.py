@@ -53,3 +53,32 @@ def test_the_scheduled_task_names_are_registered_tasks():
     assert {rollover_subscriptions.name, finalize_due_invoices.name, send_pending_emails.name, warm_overview.name} == {
         task for task, _ in EXPECTED.values()
     }
+
+
+@pytest.mark.django_db(databases=[])
+def test_a_fresh_migrate_creates_the_schedules_without_setup_schedules(tmp_path):
+    """A deploy that runs only `migrate`, then the Procfile's worker and beat, must bill."""
+    import os
+    import subprocess
+    import sys
+
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = f"{db['NAME']}_migrate"
+    admin = dict(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None)
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgres://{admin['user']}@{admin['host']}:{admin['port']}/{name}"
+        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "fluxbill.settings.local"}
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], env=env, check=True,
+                       capture_output=True, cwd=settings.BASE_DIR)
+        with psycopg.connect(dbname=name, **admin) as conn:
+            names = {r[0] for r in conn.execute("SELECT name FROM django_celery_beat_periodictask")}
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    assert set(EXPECTED) <= names
