@@ -53,6 +53,11 @@ class Subscription(models.Model):
     cancel_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The last rollover failure of this subscription (cleared by the next success); retried from billing_retry_at.
+    billing_error = models.TextField(blank=True, default="")
+    billing_error_at = models.DateTimeField(null=True, blank=True)
+    billing_failures = models.PositiveIntegerField(default=0)
+    billing_retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -47,6 +47,10 @@ class Invoice(models.Model):
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_attempts = models.PositiveIntegerField(default=0)
     email_last_error = models.TextField(blank=True, default="")
+    # The last finalization failure (cleared when it finalizes); finalize_at moves on by the backoff.
+    billing_error = models.TextField(blank=True, default="")
+    billing_error_at = models.DateTimeField(null=True, blank=True)
+    billing_failures = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

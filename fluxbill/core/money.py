@@ -62,3 +62,14 @@ def format_money(amount: Decimal, currency: str) -> str:
 
     # Babel would round half-even on its own; round by our rule first so display matches billing.
     return format_currency(round_money(amount, currency), currency, locale="en_US")
+
+
+def fits_column(value: Decimal, *, max_digits: int, decimal_places: int) -> bool:
+    """Whether `value` can be stored in a numeric(max_digits, decimal_places) column (rounded to its places)."""
+    try:
+        value = Decimal(value)
+        if not value.is_finite():
+            return False
+        return abs(value) < Decimal(10) ** (max_digits - decimal_places)
+    except (ArithmeticError, ValueError):
+        return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -12,19 +13,24 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Prefetch, Sum, prefetch_related_objects
+from django.db.models import Prefetch, Q, Sum, prefetch_related_objects
 from django.utils import timezone
 
 from catalog.models import Charge
 from customers.choices import BILLABLE_STATUSES, SubscriptionStatus
 from customers.models import Subscription
 from customers.periods import next_period, period_at
+from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
 from fluxbill.core.errors import InvalidInput, InvalidTransition
+from fluxbill.core.money import fits_column
+from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 from metering.aggregation import aggregate_usage_batch
 
 from ..choices import InvoiceKind, InvoiceStatus
 from ..models import Invoice, InvoiceEvent, InvoiceLine
 from .lines import LineDraft, build_lines, usage_windows
+
+logger = logging.getLogger(__name__)
 
 _CHARGES_QUERYSET = Charge.objects.select_related("meter").order_by("created_at", "id")
 _CHARGES = Prefetch("plan__charges", queryset=_CHARGES_QUERYSET)
@@ -81,19 +87,56 @@ def compute_windows(windows: list[BillingWindow], *, exclude_invoice_id=None) ->
         all_usage_windows += usage_windows(w.subscription, charges, w.start, w.usage_end)
     usage = aggregate_usage_batch(all_usage_windows)
     credited = _credited([(w.subscription.pk, w.start) for w in windows], exclude_invoice_id)
-    return [
-        build_lines(
-            subscription=w.subscription,
-            charges=charges_by_plan[w.subscription.plan_id],
-            currency=w.subscription.plan.currency,
-            usage_start=w.start,
-            usage_end=w.usage_end,
-            fixed_end=w.fixed_end,
-            usage=usage,
-            credited=credited.get((w.subscription.pk, w.start), {}),
+    results = []
+    for w in windows:
+        try:
+            drafts = build_lines(
+                subscription=w.subscription,
+                charges=charges_by_plan[w.subscription.plan_id],
+                currency=w.subscription.plan.currency,
+                usage_start=w.start,
+                usage_end=w.usage_end,
+                fixed_end=w.fixed_end,
+                usage=usage,
+                credited=credited.get((w.subscription.pk, w.start), {}),
+            )
+        except ArithmeticError as exc:  # decimal.InvalidOperation / Overflow: a product past 28 digits
+            raise BillingOverflow(
+                f"Subscription {w.subscription.pk}: an amount for [{w.start.isoformat()}, {w.usage_end.isoformat()}) "
+                "is too large to compute"
+            ) from exc
+        check_bounds(drafts, subscription_id=w.subscription.pk)
+        results.append(drafts)
+    return results
+
+
+class BillingOverflow(InvalidInput):
+    """A quantity or amount an invoice would carry is larger than its columns hold (see README, Billing bounds)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="amount")
+
+
+def check_bounds(drafts: list[LineDraft], *, subscription_id) -> None:
+    """Refuse lines the invoice tables cannot store, naming what overflows, before any write."""
+    limits = {
+        "quantity": (QUANTITY_MAX_DIGITS, QUANTITY_DECIMAL_PLACES),
+        "unit_price": (PRICE_MAX_DIGITS, PRICE_DECIMAL_PLACES),
+        "amount": (AMOUNT_MAX_DIGITS, AMOUNT_DECIMAL_PLACES),
+    }
+    for draft in drafts:
+        for name, (digits, places) in limits.items():
+            value = getattr(draft, name)
+            if value is not None and not fits_column(value, max_digits=digits, decimal_places=places):
+                raise BillingOverflow(
+                    f"Subscription {subscription_id}: {name} {value} on line {draft.description!r} exceeds the "
+                    f"largest an invoice holds (under 10^{digits - places})"
+                )
+    if not fits_column(_subtotal(drafts), max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
+        raise BillingOverflow(
+            f"Subscription {subscription_id}: invoice total {_subtotal(drafts)} exceeds the largest an invoice "
+            f"holds (under 10^{AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES})"
         )
-        for w in windows
-    ]
 
 
 def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
@@ -253,12 +296,96 @@ def _advance(subscription: Subscription, now: datetime) -> list[tuple[datetime, 
     return ended
 
 
+def billing_backoff(failures: int) -> timedelta:
+    """How long a subscription or invoice whose billing failed `failures` times waits before the next try."""
+    base, cap = settings.FLUXBILL_BILLING_RETRY_BASE_SECONDS, settings.FLUXBILL_BILLING_RETRY_MAX_SECONDS
+    return timedelta(seconds=min(cap, base * 2 ** max(0, failures - 1)))
+
+
+def _billing_error_text(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {message}"[:1000]
+
+
+def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: timedelta) -> int:
+    """Draft the invoices of every period of `batch` that has ended and move the subscriptions on; all or nothing."""
+    windows: list[BillingWindow] = []
+    for subscription in batch:
+        for start, end in _advance(subscription, now):
+            windows.append(BillingWindow(subscription, start, end, end))
+        subscription.updated_at = now
+        subscription.billing_error, subscription.billing_error_at = "", None
+        subscription.billing_failures, subscription.billing_retry_at = 0, None
+    existing = set(
+        Invoice.objects.filter(
+            subscription__in=batch, kind=InvoiceKind.PERIOD, period_start__in={w.start for w in windows}
+        )
+        .exclude(status=InvoiceStatus.VOID)
+        .values_list("subscription_id", "period_start")
+    )
+    windows = [w for w in windows if (w.subscription.pk, w.start) not in existing]
+    invoices, lines, audit = [], [], []
+    created_by = _audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
+    for window, drafts in zip(windows, compute_windows(windows)):
+        sub = window.subscription
+        subtotal = _subtotal(drafts)
+        invoice_id = uuid.uuid4()
+        invoices.append(
+            {
+                "id": invoice_id,
+                "customer_id": sub.customer_id,
+                "subscription_id": sub.pk,
+                "kind": InvoiceKind.PERIOD,
+                "status": InvoiceStatus.DRAFT,
+                "currency": sub.plan.currency,
+                "period_start": window.start,
+                "period_end": window.usage_end,
+                "finalize_at": now + grace,
+                "subtotal": subtotal,
+                "total": subtotal,
+            }
+        )
+        lines += _line_rows(invoice_id, drafts)
+        audit.append({"invoice_id": invoice_id, **created_by})
+    _insert(Invoice, invoices)
+    _insert(InvoiceLine, lines)
+    _insert(InvoiceEvent, audit)
+    _update(
+        Subscription,
+        batch,
+        [
+            "status", "current_period_start", "current_period_end", "ended_at", "updated_at",
+            "billing_error", "billing_error_at", "billing_failures", "billing_retry_at",
+        ],
+    )
+    return len(invoices)
+
+
+_PERIOD_FIELDS = [
+    "status", "current_period_start", "current_period_end", "ended_at", "updated_at",
+    "billing_error", "billing_error_at", "billing_failures", "billing_retry_at",
+]
+
+
+def _rollover_failed(subscription: Subscription, exc: Exception, *, now: datetime) -> None:
+    """Record the failure on the subscription (its page, the API and the overview show it) and back off."""
+    failures = subscription.billing_failures + 1
+    error = _billing_error_text(exc)
+    Subscription.objects.filter(pk=subscription.pk).update(
+        billing_error=error, billing_error_at=now, billing_failures=failures, billing_retry_at=now + billing_backoff(failures)
+    )
+    logger.error("rollover failed for subscription %s (attempt %d): %s", subscription.pk, failures, error)
+
+
 def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> int:
     """Draft one PERIOD invoice for every period that has ended, and move subscriptions on.
 
-    Batches of subscriptions are locked with SKIP LOCKED, so concurrent runs share the work;
-    each batch commits whole or not at all; the unique constraint on (subscription, period)
-    is the last word should anything else insert the same invoice.
+    Batches of subscriptions are locked with SKIP LOCKED, so concurrent runs share the work. A batch is
+    priced and written set-wise (one aggregation statement per type); should that fail, the batch is
+    done again one subscription at a time, each in its own savepoint, so one bad subscription (an
+    amount past what an invoice holds, say) rolls back alone: its error and time are recorded on it,
+    and it is tried again after a backoff while the others are invoiced. The unique constraint on
+    (subscription, period) is the last word should anything else insert the same invoice.
     """
     grace = timedelta(seconds=settings.FLUXBILL_INVOICE_GRACE_PERIOD)
     created = 0
@@ -267,6 +394,7 @@ def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> in
             batch = list(
                 Subscription.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status__in=BILLABLE_STATUSES, current_period_end__lte=now)
+                .filter(Q(billing_retry_at__isnull=True) | Q(billing_retry_at__lte=now))
                 .select_related("plan")
                 .order_by("current_period_end")[:batch_size]
             )
@@ -278,49 +406,24 @@ def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> in
             for subscription in batch:
                 subscription.plan = plans.setdefault(subscription.plan_id, subscription.plan)
             prefetch_related_objects(list(plans.values()), Prefetch("charges", queryset=_CHARGES_QUERYSET))
-            windows: list[BillingWindow] = []
+            saved = {s.pk: {f: getattr(s, f) for f in _PERIOD_FIELDS} for s in batch}
+            try:
+                with transaction.atomic():
+                    created += _rollover_write(batch, now=now, actor=actor, grace=grace)
+                continue
+            except Exception:  # noqa: BLE001 - any failure: find the subscription it belongs to
+                logger.warning("rollover batch of %d failed; retrying one subscription at a time", len(batch))
             for subscription in batch:
-                for start, end in _advance(subscription, now):
-                    windows.append(BillingWindow(subscription, start, end, end))
-                subscription.updated_at = now
-            existing = set(
-                Invoice.objects.filter(
-                    subscription__in=batch, kind=InvoiceKind.PERIOD, period_start__in={w.start for w in windows}
-                )
-                .exclude(status=InvoiceStatus.VOID)
-                .values_list("subscription_id", "period_start")
-            )
-            windows = [w for w in windows if (w.subscription.pk, w.start) not in existing]
-            invoices, lines, audit = [], [], []
-            created_by = _audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
-            for window, drafts in zip(windows, compute_windows(windows)):
-                sub = window.subscription
-                subtotal = _subtotal(drafts)
-                invoice_id = uuid.uuid4()
-                invoices.append(
-                    {
-                        "id": invoice_id,
-                        "customer_id": sub.customer_id,
-                        "subscription_id": sub.pk,
-                        "kind": InvoiceKind.PERIOD,
-                        "status": InvoiceStatus.DRAFT,
-                        "currency": sub.plan.currency,
-                        "period_start": window.start,
-                        "period_end": window.usage_end,
-                        "finalize_at": now + grace,
-                        "subtotal": subtotal,
-                        "total": subtotal,
-                    }
-                )
-                lines += _line_rows(invoice_id, drafts)
-                audit.append({"invoice_id": invoice_id, **created_by})
-            _insert(Invoice, invoices)
-            _insert(InvoiceLine, lines)
-            _insert(InvoiceEvent, audit)
-            _update(
-                Subscription, batch, ["status", "current_period_start", "current_period_end", "ended_at", "updated_at"]
-            )
-            created += len(invoices)
+                for name, value in saved[subscription.pk].items():  # undo _advance on the object
+                    setattr(subscription, name, value)
+            for subscription in batch:
+                try:
+                    with transaction.atomic():
+                        created += _rollover_write([subscription], now=now, actor=actor, grace=grace)
+                except Exception as exc:  # noqa: BLE001 - isolated, recorded, retried later
+                    for name, value in saved[subscription.pk].items():
+                        setattr(subscription, name, value)
+                    _rollover_failed(subscription, exc, now=now)
 
 
 def _locked_subscription(subscription: Subscription) -> Subscription:

@@ -5,6 +5,7 @@ DRAFT → OPEN (finalize) → PAID | VOID | UNCOLLECTIBLE; UNCOLLECTIBLE → PAI
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -93,6 +94,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     invoice.issued_at = now
     invoice.due_date = (now + timedelta(days=settings.FLUXBILL_INVOICE_NET_DAYS)).date()
     invoice.status = InvoiceStatus.OPEN
+    invoice.billing_error, invoice.billing_error_at, invoice.billing_failures = "", None, 0
     invoice.save()
     _audit(invoice, action="finalized", actor=actor, from_status=InvoiceStatus.DRAFT, to_status=InvoiceStatus.OPEN,
            detail=invoice.number).save()
@@ -114,7 +116,29 @@ def invoices_finalize_due(*, now: datetime, actor, limit: int = 1000) -> int:
             finalized += 1
         except InvalidTransition:
             continue  # finalized meanwhile by someone else
+        except Exception as exc:  # noqa: BLE001 - isolated: recorded on this invoice, the others go on
+            _finalize_failed(pk, exc, now=now, actor=actor)
     return finalized
+
+
+@transaction.atomic
+def _finalize_failed(invoice_id, exc: Exception, *, now: datetime, actor) -> None:
+    """Record why a draft could not be finalized and push its finalize_at back by the backoff."""
+    from .generation import billing_backoff
+
+    invoice = Invoice.objects.select_for_update().filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first()
+    if invoice is None:
+        return
+    error = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:1000]
+    invoice.billing_failures += 1
+    invoice.billing_error, invoice.billing_error_at = error, now
+    invoice.finalize_at = now + billing_backoff(invoice.billing_failures)
+    invoice.save(update_fields=["billing_error", "billing_error_at", "billing_failures", "finalize_at", "updated_at"])
+    _audit(invoice, action="finalize_failed", actor=actor, from_status=invoice.status, to_status=invoice.status,
+           detail=error[:500]).save()
+    logging.getLogger(__name__).error(
+        "finalize failed for invoice %s (attempt %d): %s", invoice_id, invoice.billing_failures, error
+    )
 
 
 @transaction.atomic
