@@ -6,23 +6,28 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoicing', '0005_overview_indexes'),
+        ('customers', '0003_permissions'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='invoice',
+            model_name='subscription',
             name='billing_error',
             field=models.TextField(blank=True, default=''),
         ),
         migrations.AddField(
-            model_name='invoice',
+            model_name='subscription',
             name='billing_error_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='invoice',
+            model_name='subscription',
             name='billing_failures',
             field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name='subscription',
+            name='billing_retry_at',
+            field=models.DateTimeField(blank=True, null=True),
         ),
     ]

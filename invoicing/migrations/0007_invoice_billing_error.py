@@ -6,28 +6,23 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0002_customer_customer_name_trgm_and_more'),
+        ('invoicing', '0006_permissions'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='subscription',
+            model_name='invoice',
             name='billing_error',
             field=models.TextField(blank=True, default=''),
         ),
         migrations.AddField(
-            model_name='subscription',
+            model_name='invoice',
             name='billing_error_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='subscription',
+            model_name='invoice',
             name='billing_failures',
             field=models.PositiveIntegerField(default=0),
-        ),
-        migrations.AddField(
-            model_name='subscription',
-            name='billing_retry_at',
-            field=models.DateTimeField(blank=True, null=True),
         ),
     ]
