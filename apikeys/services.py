@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 
+from fluxbill.core.bounded import BoundedCache
 from fluxbill.core.errors import DomainError, InvalidInput, InvalidTransition
 
 from .models import ApiKey
@@ -138,9 +138,7 @@ _KEY_SQL = "SELECT {} FROM {} WHERE key_hash = %s".format(
 )
 
 # key_hash → (monotonic deadline, key). Only keys that exist are kept, so random secrets cannot fill it.
-_key_cache: dict[str, tuple[float, ApiKey]] = {}
-_key_cache_lock = threading.Lock()
-_KEY_CACHE_LIMIT = 10_000
+_key_cache: BoundedCache[str, tuple[float, ApiKey]] = BoundedCache(lambda: settings.FLUXBILL_API_KEY_CACHE_SIZE)
 
 
 def _cached_key(digest: str) -> ApiKey | None:
@@ -154,19 +152,15 @@ def _remember_key(key: ApiKey) -> None:
     seconds = settings.FLUXBILL_API_KEY_CACHE_SECONDS
     if seconds <= 0:
         return
-    with _key_cache_lock:
-        if len(_key_cache) >= _KEY_CACHE_LIMIT:
-            _key_cache.clear()
-        _key_cache[key.key_hash] = (time.monotonic() + seconds, key)
+    _key_cache.set(key.key_hash, (time.monotonic() + seconds, key))
 
 
 def forget_cached_key(digest: str | None = None) -> None:
     """Drop one cached key (by its hash), or all of them."""
-    with _key_cache_lock:
-        if digest is None:
-            _key_cache.clear()
-        else:
-            _key_cache.pop(digest, None)
+    if digest is None:
+        _key_cache.clear()
+    else:
+        _key_cache.pop(digest, None)
 
 
 def api_key_touch(*, key: ApiKey, now: datetime) -> None:

@@ -3,19 +3,20 @@
 Meters change rarely and are cached for a few seconds (FLUXBILL_LOOKUP_CACHE_SECONDS), so an
 archived meter stops taking events within that time in every process. A customer's external id
 never changes (customers.services.customer_update refuses it), so customer ids are kept in a bounded
-map until the process restarts; a customer deleted meanwhile is caught by the write's foreign key,
+LRU map (FLUXBILL_CUSTOMER_CACHE_SIZE); a customer deleted meanwhile is caught by the write's foreign key,
 which forgets the map and runs the ingestion once more (metering.services.store.StaleCustomer).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+
+from fluxbill.core.bounded import BoundedCache
 
 from .models import Meter
 
@@ -31,10 +32,11 @@ class MeterRef:
     active: bool
 
 
-_lock = threading.Lock()
-_meters: dict[tuple[str, str], tuple[float, MeterRef | None]] = {}
-_customers: dict[str, uuid.UUID] = {}
-_CUSTOMER_CACHE_LIMIT = 200_000
+# Keyed by what clients send, so bounded (fluxbill.core.bounded): meters found, and names/tokens not
+# found kept apart in a smaller map, so a stream of unknown names neither grows memory nor evicts real meters.
+_meters: BoundedCache[tuple[str, str], tuple[float, MeterRef]] = BoundedCache(lambda: settings.FLUXBILL_LOOKUP_CACHE_SIZE)
+_misses: BoundedCache[tuple[str, str], float] = BoundedCache(lambda: settings.FLUXBILL_LOOKUP_MISS_CACHE_SIZE)
+_customers: BoundedCache[str, uuid.UUID] = BoundedCache(lambda: settings.FLUXBILL_CUSTOMER_CACHE_SIZE)
 
 
 def _ref(meter: Meter) -> MeterRef:
@@ -55,13 +57,23 @@ def _meter_by(field: str, value) -> MeterRef | None:
     hit = _meters.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
+    missed = _misses.get(key)
+    if missed is not None and missed > now:
+        return None
     meter = Meter.objects.filter(**{field: value}).first()
-    ref = _ref(meter) if meter else None
-    # "Not found" is remembered only briefly, so a meter created in another process is seen soon.
-    ttl = settings.FLUXBILL_LOOKUP_CACHE_SECONDS if ref is not None else min(1.0, settings.FLUXBILL_LOOKUP_CACHE_SECONDS)
-    with _lock:
-        _meters[key] = (now + ttl, ref)
+    if meter is None:
+        # "Not found" is remembered only briefly, so a meter created in another process is seen soon.
+        _misses.set(key, now + min(1.0, settings.FLUXBILL_LOOKUP_CACHE_SECONDS))
+        return None
+    ref = _ref(meter)
+    _misses.pop(key)
+    _meters.set(key, (now + settings.FLUXBILL_LOOKUP_CACHE_SECONDS, ref))
     return ref
+
+
+def cache_sizes() -> dict[str, int]:
+    """Entries held now, per cache (for tests and bench/cache_bound.py)."""
+    return {"meters": len(_meters), "meter_misses": len(_misses), "customers": len(_customers)}
 
 
 def meter_by_token(token: uuid.UUID) -> MeterRef | None:
@@ -98,21 +110,17 @@ def customer_ids(external_ids: set[str], *, create: bool) -> dict[str, uuid.UUID
                 "SELECT external_id, id FROM customers_customer WHERE external_id = ANY(%s)", [missing]
             )
             rows = cursor.fetchall()
-        with _lock:
-            if len(_customers) > _CUSTOMER_CACHE_LIMIT:
-                _customers.clear()
-            for ext, cid in rows:
-                _customers[ext] = cid
-                found[ext] = cid
+        for ext, cid in rows:
+            _customers.set(ext, cid)
+            found[ext] = cid
     return found
 
 
 def forget_customers() -> None:
     """Drop cached customer ids (after a customer was deleted, or between tests)."""
-    with _lock:
-        _customers.clear()
+    _customers.clear()
 
 
 def forget_meters() -> None:
-    with _lock:
-        _meters.clear()
+    _meters.clear()
+    _misses.clear()

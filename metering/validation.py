@@ -5,6 +5,7 @@ Every check raises EventRejected with a message for people and the field it is a
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -44,7 +45,7 @@ def text(data: dict, field: str, *, required: bool = False) -> str | None:
     # The common case first, in as few steps as possible (four calls per event on the bulk path).
     if type(value) is str:
         stripped = value.strip()
-        if stripped and len(stripped) <= _MAX_TEXT.get(field, 255):
+        if stripped and len(stripped) <= _MAX_TEXT.get(field, 255) and (stripped.isascii() and "\x00" not in stripped):
             return stripped
     if required:
         value = require(data, field)
@@ -58,7 +59,32 @@ def text(data: dict, field: str, *, required: bool = False) -> str | None:
     limit = _MAX_TEXT.get(field, 255)
     if len(value) > limit:
         raise EventRejected(f"{field} is longer than {limit} characters", field)
+    storable(value, field)
     return value or None
+
+
+def storable(value: str, field: str, *, json_text: bool = False) -> str:
+    """Text PostgreSQL can hold: no NUL character, and valid UTF-8 (no lone surrogate).
+
+    Every way in (API, fast path, bulk, dashboard form, admin) reaches this through `text` and
+    store.properties_json (`json_text`: `value` is encoded JSON, where NUL is spelled \\u0000), so such a value rejects its own event instead of failing a shared INSERT.
+    """
+    if "\x00" in value or json_text and "\\u0000" in value and _has_nul(value):
+        raise EventRejected(f"{field} may not contain the NUL character (\\u0000)", field)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EventRejected(f"{field} may not contain unpaired UTF-16 surrogates", field) from None
+    return value
+
+
+def _has_nul(encoded: str) -> bool:
+    # JSON text spells NUL as \u0000; an escaped backslash before "u0000" is not one.
+    return any(len(m.group(1)) % 2 == 1 for m in _NUL_IN_JSON.finditer(encoded))
+
+
+_NUL_IN_JSON = re.compile(r"(\\+)u0000")
 
 
 def quantity(value, field: str, *, positive: bool) -> Decimal:

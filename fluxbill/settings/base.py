@@ -203,6 +203,13 @@ FLUXBILL_API_KEY_PREFIX = env.str("FLUXBILL_API_KEY_PREFIX", default="org_live_"
 FLUXBILL_EVENT_BACKFILL_DAYS = env.int("FLUXBILL_EVENT_BACKFILL_DAYS", default=365)
 FLUXBILL_EVENT_FUTURE_SKEW_SECONDS = env.int("FLUXBILL_EVENT_FUTURE_SKEW_SECONDS", default=3600)
 FLUXBILL_LOOKUP_CACHE_SECONDS = env.float("FLUXBILL_LOOKUP_CACHE_SECONDS", default=5.0)
+# Entries each process keeps at most in its in-process caches (least recently used go first):
+# meters found by token/name/id, meter names and tokens not found (a smaller map, so unknown names a
+# client sends cannot push out the real ones), customer ids by external id, API keys.
+FLUXBILL_LOOKUP_CACHE_SIZE = env.int("FLUXBILL_LOOKUP_CACHE_SIZE", default=10_000)
+FLUXBILL_LOOKUP_MISS_CACHE_SIZE = env.int("FLUXBILL_LOOKUP_MISS_CACHE_SIZE", default=1_000)
+FLUXBILL_CUSTOMER_CACHE_SIZE = env.int("FLUXBILL_CUSTOMER_CACHE_SIZE", default=100_000)
+FLUXBILL_API_KEY_CACHE_SIZE = env.int("FLUXBILL_API_KEY_CACHE_SIZE", default=10_000)
 # Ingestion endpoints reuse an API key read this recently; a key revoked in another process stops
 # working there within this time (at once in the revoking process). 0 reads the key on every request.
 FLUXBILL_API_KEY_CACHE_SECONDS = env.float("FLUXBILL_API_KEY_CACHE_SECONDS", default=5.0)

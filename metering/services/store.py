@@ -23,10 +23,11 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, NotSupportedError, ProgrammingError, connection
+from django.db import DatabaseError, IntegrityError, NotSupportedError, OperationalError, ProgrammingError, connection
 
 from .. import lookups
 from ..lookups import MeterRef
+from .. import validation
 from ..validation import EventRejected
 
 
@@ -169,9 +170,10 @@ def properties_json(props: dict, field_name: str) -> str:
     """The stored JSON text, made while the event is judged: a number PostgreSQL's jsonb cannot hold
     (beyond float range, e.g. 1e400) rejects this one event instead of failing the batch's INSERT."""
     try:
-        return _PROPERTIES_ENCODER.encode(props)
+        encoded = _PROPERTIES_ENCODER.encode(props)
     except ValueError:
         raise EventRejected(f"{field_name} holds a number too large to store", field_name) from None
+    return validation.storable(encoded, field_name, json_text=True)
 
 
 def _stored(row: tuple) -> StoredEvent:
@@ -313,17 +315,20 @@ class GroupWriter:
 def _write_batch(batch: list[_Slot]) -> None:
     try:
         result = events_store([slot.pending for slot in batch], full_rows=True)
-    except IntegrityError as exc:
+    except OperationalError as exc:
+        # The connection or the server failed: every member fails alike (clients retry with their keys).
+        for slot in batch:
+            slot.error = exc
+        return
+    except (DatabaseError, ValueError, UnicodeError) as exc:
         if len(batch) == 1:
             batch[0].error = exc
             return
-        # One event named a customer deleted since it was cached: write the others on their own.
+        # One member the statement refused (a customer deleted since it was cached, a value that got
+        # past validation): write each on its own, so only that one fails. In autocommit the failed
+        # statement wrote nothing.
         for slot in batch:
             _write_batch([slot])
-        return
-    except DatabaseError as exc:
-        for slot in batch:
-            slot.error = exc
         return
     for slot, event, duplicate in zip(batch, result.events, result.duplicate):
         slot.event, slot.duplicate, slot.done = event, duplicate, True

@@ -81,7 +81,7 @@ def test_out_of_band_revocation_reaches_ingestion_once_the_copy_is_stale(track):
 
     # Within FLUXBILL_API_KEY_CACHE_SECONDS the copy still answers; then the row is read again.
     assert track(client).status_code == 201
-    services._key_cache[key.key_hash] = (0.0, services._key_cache[key.key_hash][1])
+    services._key_cache.set(key.key_hash, (0.0, services._key_cache.get(key.key_hash)[1]))
     assert track(client).status_code == 401
 
 
@@ -112,4 +112,4 @@ def test_unknown_keys_are_not_cached(track):
     response = track(client_for("org_live_" + "x" * 43))
 
     assert response.status_code == 401
-    assert services._key_cache == {}
+    assert len(services._key_cache) == 0

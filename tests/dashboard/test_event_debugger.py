@@ -321,3 +321,20 @@ def test_test_event_errors_beside_the_field(finance_client):
 
     assert UsageEvent.objects.count() == 0
     assert RejectedEvent.objects.count() == 0  # the log is for API clients; the form shows its own errors
+
+
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"properties": '{"note": "a\\u0000b"}'}, "properties"),
+        ({"properties": '{"note": "\\ud800"}'}, "properties"),
+    ],
+)
+def test_test_event_with_text_postgresql_cannot_hold_is_refused_beside_the_field(finance_client, fields, field):
+    MeterFactory(event_name="api.calls", aggregation_type="COUNT")
+    CustomerFactory(external_id="acme")
+    response = finance_client.post(SEND, {"event_name": "api.calls", "external_customer_id": "acme", **fields})
+    assert response.status_code == 200
+    errors = " ".join(field_errors(response, field))
+    assert "NUL" in errors or "surrogate" in errors, response.content.decode()[:2000]
+    assert UsageEvent.objects.count() == 0

@@ -182,3 +182,24 @@ def test_inside_a_transaction_the_event_rolls_back_with_it():
 
     assert not UsageEvent.objects.filter(idempotency_key="in-tx").exists()
     assert group_writer().batches == batches_before
+
+
+def test_a_statement_the_database_refuses_fails_only_its_own_member(blocker):
+    # A value past validation that PostgreSQL refuses (jsonb holds no NUL) shares a group with valid events:
+    # the group is written again member by member, and only the bad one fails.
+    conn, _ = blocker
+    meter, customer, first = held_write(blocker)
+    bad = pending_event(meter, customer, key="bad")
+    bad.properties_json = '{"note": "a\\u0000b"}'
+    items = [pending_event(meter, customer, key=f"ok{i}") for i in range(5)]
+    items.insert(2, bad)
+    rest, results, errors = store_in_threads(items)
+    wait_for_queue(len(items))
+    conn.rollback()
+    join(first + rest)
+
+    assert errors[2] is not None
+    assert [e for i, e in enumerate(errors) if i != 2] == [None] * 5, errors
+    stored = set(UsageEvent.objects.values_list("idempotency_key", flat=True))
+    assert stored == {"held"} | {f"ok{i}" for i in range(5)}
+    assert group_writer()._writing is False
