@@ -33,7 +33,12 @@ def admin_api(key_client):
 
 @pytest.fixture
 def staff_user(db):
-    return StaffFactory(username="finance", email="finance@example.com")
+    """A staff member of the Finance group (the API's staff checks are permissions)."""
+    from django.contrib.auth.models import Group
+
+    user = StaffFactory(username="finance", email="finance@example.com")
+    user.groups.add(Group.objects.get(name="Finance"))
+    return user
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Fluxbill core"
 
     def ready(self):
+        from django.apps import apps
+
         from .roles import roles_sync_after_migrate
 
-        # After every migrate the roles hold exactly their permissions, new ones included.
-        post_migrate.connect(roles_sync_after_migrate, sender=self, dispatch_uid="fluxbill-roles-sync")
+        # After every migrate (and every test flush) the roles hold exactly their permissions, new ones
+        # included. post_migrate is sent only for apps with models, which this one has not: hang it on auth's.
+        post_migrate.connect(roles_sync_after_migrate, sender=apps.get_app_config("auth"), dispatch_uid="fluxbill-roles-sync")
