@@ -142,8 +142,12 @@ def current_estimates(subscriptions: list[Subscription], now: datetime) -> dict:
             windows.append(_interim_window(subscription, now))
         except DomainError as exc:
             result[subscription.pk] = exc.message
-    for window, lines in zip(windows, compute_windows(windows)):
+    # One subscription too large to price shows its reason; the others still get their estimates.
+    for window, lines in zip(windows, compute_windows(windows, isolate=True)):
         sub = window.subscription
+        if isinstance(lines, DomainError):
+            result[sub.pk] = lines.message
+            continue
         result[sub.pk] = Estimate(start=window.start, end=window.usage_end, currency=sub.plan.currency, lines=lines)
     return result
 

@@ -74,8 +74,13 @@ def _credited(pairs: list[tuple], exclude_invoice_id=None) -> dict:
     return credited
 
 
-def compute_windows(windows: list[BillingWindow], *, exclude_invoice_id=None) -> list[list[LineDraft]]:
-    """Lines for many windows with one aggregation statement per aggregation type for the whole batch."""
+def compute_windows(
+    windows: list[BillingWindow], *, exclude_invoice_id=None, isolate: bool = False
+) -> list[list[LineDraft]] | list[list[LineDraft] | BillingOverflow]:
+    """Lines for many windows with one aggregation statement per aggregation type for the whole batch.
+
+    With ``isolate`` a window that cannot be priced gets its BillingOverflow in its place instead of
+    raising, so a page listing many subscriptions shows the one that failed beside the others."""
     # Once per plan: plan.charges.all() builds a queryset on every call, which adds up over a batch.
     charges_by_plan: dict = {}
     for w in windows:
@@ -87,27 +92,37 @@ def compute_windows(windows: list[BillingWindow], *, exclude_invoice_id=None) ->
         all_usage_windows += usage_windows(w.subscription, charges, w.start, w.usage_end)
     usage = aggregate_usage_batch(all_usage_windows)
     credited = _credited([(w.subscription.pk, w.start) for w in windows], exclude_invoice_id)
-    results = []
+    results: list = []
     for w in windows:
         try:
-            drafts = build_lines(
-                subscription=w.subscription,
-                charges=charges_by_plan[w.subscription.plan_id],
-                currency=w.subscription.plan.currency,
-                usage_start=w.start,
-                usage_end=w.usage_end,
-                fixed_end=w.fixed_end,
-                usage=usage,
-                credited=credited.get((w.subscription.pk, w.start), {}),
-            )
-        except ArithmeticError as exc:  # decimal.InvalidOperation / Overflow: a product past 28 digits
-            raise BillingOverflow(
-                f"Subscription {w.subscription.pk}: an amount for [{w.start.isoformat()}, {w.usage_end.isoformat()}) "
-                "is too large to compute"
-            ) from exc
-        check_bounds(drafts, subscription_id=w.subscription.pk)
-        results.append(drafts)
+            results.append(_window_lines(w, charges_by_plan[w.subscription.plan_id], usage, credited))
+        except BillingOverflow as exc:
+            if not isolate:
+                raise
+            results.append(exc)
     return results
+
+
+def _window_lines(w: BillingWindow, charges: list, usage: dict, credited: dict) -> list[LineDraft]:
+    """One window's lines from the batch's aggregates; BillingOverflow if they cannot be computed or stored."""
+    try:
+        drafts = build_lines(
+            subscription=w.subscription,
+            charges=charges,
+            currency=w.subscription.plan.currency,
+            usage_start=w.start,
+            usage_end=w.usage_end,
+            fixed_end=w.fixed_end,
+            usage=usage,
+            credited=credited.get((w.subscription.pk, w.start), {}),
+        )
+    except ArithmeticError as exc:  # decimal.InvalidOperation / Overflow: a product past 28 digits
+        raise BillingOverflow(
+            f"Subscription {w.subscription.pk}: an amount for [{w.start.isoformat()}, {w.usage_end.isoformat()}) "
+            "is too large to compute"
+        ) from exc
+    check_bounds(drafts, subscription_id=w.subscription.pk)
+    return drafts
 
 
 class BillingOverflow(InvalidInput):

@@ -307,3 +307,23 @@ def test_customer_page_queries_do_not_grow_with_subscriptions(finance_client, dj
     # subscription i: fixed 10·i, usage (4i + i) units × 0.50 = 2.5·i → 12.5·i
     totals = sorted(estimate.total for _, estimate, _ in response.context["subscription_rows"])
     assert totals == [Decimal("12.50"), Decimal("25.00"), Decimal("37.50"), Decimal("50.00"), Decimal("62.50")]
+
+
+def test_one_subscription_too_large_to_price_does_not_break_the_customer_page(finance_client):
+    """Found (issue 14 §3): one subscription whose estimate overflows made the whole customer page a 500."""
+    customer = CustomerFactory()
+    huge, huge_meter = _subscribed(customer, fixed="0", unit_price="999999999999.999999999999")
+    UsageEventFactory(
+        customer=customer, meter=huge_meter, quantity=Decimal("999999999999999999"),
+        timestamp=timezone.now() - dt.timedelta(hours=1),
+    )
+    ordinary, meter = _subscribed(customer, fixed="10.00", unit_price="0.50")
+    UsageEventFactory(customer=customer, meter=meter, quantity=Decimal("4"), timestamp=timezone.now() - dt.timedelta(hours=1))
+
+    response = finance_client.get(f"/customers/{customer.pk}/")
+
+    assert response.status_code == 200
+    rows = {subscription.pk: (estimate, reason) for subscription, estimate, reason in response.context["subscription_rows"]}
+    assert rows[ordinary.pk][0].total == Decimal("12.00")
+    assert rows[huge.pk][0] is None and "too large" in rows[huge.pk][1]
+    assert "too large" in response.content.decode()
