@@ -194,7 +194,12 @@ FLUXBILL_ROLLOVER_BATCH_SIZE = env.int("FLUXBILL_ROLLOVER_BATCH_SIZE", default=5
 FLUXBILL_BILLING_RETRY_BASE_SECONDS = env.int("FLUXBILL_BILLING_RETRY_BASE_SECONDS", default=60)
 FLUXBILL_BILLING_RETRY_MAX_SECONDS = env.int("FLUXBILL_BILLING_RETRY_MAX_SECONDS", default=3600)
 FLUXBILL_FINALIZE_EVERY_SECONDS = env.int("FLUXBILL_FINALIZE_EVERY_SECONDS", default=60)
-FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS = env.int("FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS", default=600)
+# The outbox sweep: every this often, issued invoices whose email is neither sent nor claimed are queued,
+# so an email whose task was lost (broker down at commit, worker killed) goes out within about this long.
+FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS = env.int("FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS", default=60)
+# A send claimed longer ago than this belongs to a worker that died: the sweep queues it again. Longer than
+# the slowest send (render plus SMTP at EMAIL_TIMEOUT per reply), or a slow send could go out twice.
+FLUXBILL_EMAIL_CLAIM_SECONDS = env.int("FLUXBILL_EMAIL_CLAIM_SECONDS", default=300)
 FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS = env.int("FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS", default=600)
 FLUXBILL_EMAIL_MAX_ATTEMPTS = env.int("FLUXBILL_EMAIL_MAX_ATTEMPTS", default=10)
 FLUXBILL_EMAIL_RETRY_BASE_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_BASE_SECONDS", default=30)
