@@ -152,6 +152,8 @@ JWT_REFRESH_COOKIE = "refresh_token"
 
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+FLUXBILL_BROKER_SOCKET_TIMEOUT = env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0)
+FLUXBILL_BROKER_VISIBILITY_TIMEOUT = env.int("FLUXBILL_BROKER_VISIBILITY_TIMEOUT", default=300)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_folder = str(broker_folder())
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -166,9 +168,9 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A frozen Redis fails a publish or /readyz within seconds; a task lost with its worker is
     # redelivered after the visibility timeout (kombu's default is an hour).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_timeout": env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0),
-        "socket_connect_timeout": env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0),
-        "visibility_timeout": env.int("FLUXBILL_BROKER_VISIBILITY_TIMEOUT", default=300),
+        "socket_timeout": FLUXBILL_BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": FLUXBILL_BROKER_SOCKET_TIMEOUT,
+        "visibility_timeout": FLUXBILL_BROKER_VISIBILITY_TIMEOUT,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -234,6 +236,8 @@ FLUXBILL_MAX_BODY_BYTES = env.int("FLUXBILL_MAX_BODY_BYTES", default=5 * 1024 * 
 # Requests per minute per API key; 0 turns a limit off.
 FLUXBILL_RATE_LIMIT_SINGLE = env.int("FLUXBILL_RATE_LIMIT_SINGLE", default=1000)
 FLUXBILL_RATE_LIMIT_BULK = env.int("FLUXBILL_RATE_LIMIT_BULK", default=100)
+# After the rate-limit store failed to answer, requests are allowed without asking it for this long.
+FLUXBILL_RATE_LIMIT_STORE_RETRY_SECONDS = env.float("FLUXBILL_RATE_LIMIT_STORE_RETRY_SECONDS", default=5.0)
 # Routes GET /bench/plain ({"ok": true}), the yardstick of bench/ingest.py; off everywhere else.
 FLUXBILL_BENCH_PLAIN_VIEW = env.bool("FLUXBILL_BENCH_PLAIN_VIEW", default=False)
 
