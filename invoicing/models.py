@@ -47,6 +47,10 @@ class Invoice(models.Model):
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_attempts = models.PositiveIntegerField(default=0)
     email_last_error = models.TextField(blank=True, default="")
+    # A send in progress: the row lock is held only to set these, never through rendering and SMTP.
+    # A claim older than FLUXBILL_EMAIL_CLAIM_SECONDS belongs to a worker that died and may be taken over.
+    email_claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    email_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The last finalization failure (cleared when it finalizes); finalize_at moves on by the backoff.
     billing_error = models.TextField(blank=True, default="")
     billing_error_at = models.DateTimeField(null=True, blank=True)
@@ -153,3 +157,21 @@ class InvoiceNumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last_value}"
+
+
+class InvoiceDocument(models.Model):
+    """The PDF of an issued invoice, rendered once and served from here to every download and email.
+
+    Kept in PostgreSQL rather than file storage: every web and worker host already shares the database
+    (also `make run`'s embedded one), while a FileSystemStorage folder would exist on one host only.
+    Drafts are rendered on demand and never stored: they change until finalized.
+    """
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.CASCADE, primary_key=True, related_name="document")
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    rendered_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"PDF of {self.invoice_id} ({self.size} bytes)"

@@ -4,9 +4,15 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from .choices import InvoiceStatus
 from .models import Invoice
-from .services import Actor, EmailResult, invoice_email_send, invoices_finalize_due, subscriptions_rollover
+from .services import (
+    Actor,
+    EmailResult,
+    invoice_email_send,
+    invoices_email_pending,
+    invoices_finalize_due,
+    subscriptions_rollover,
+)
 
 
 @shared_task(name="invoicing.rollover_subscriptions")
@@ -35,12 +41,8 @@ def send_invoice_email(self, invoice_id: str) -> str:
 
 @shared_task(name="invoicing.send_pending_emails")
 def send_pending_emails() -> int:
-    """Catch emails whose task was lost (broker down at finalization, worker gone): enqueue them again."""
-    pending = Invoice.objects.filter(
-        status=InvoiceStatus.OPEN,
-        email_sent_at__isnull=True,
-        email_attempts__lt=settings.FLUXBILL_EMAIL_MAX_ATTEMPTS,
-    ).values_list("pk", flat=True)[:500]
+    """The outbox sweep: queue emails whose task was lost (broker down at finalization, worker gone)."""
+    pending = invoices_email_pending(now=timezone.now())
     count = 0
     for pk in pending:
         send_invoice_email.delay(str(pk))

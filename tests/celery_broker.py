@@ -19,13 +19,15 @@ def _drop_pools() -> None:
 
 
 @contextmanager
-def celery_broker(url: str):
+def celery_broker(url: str, transport_options: dict | None = None):
     previous = app.conf.get("CELERY_BROKER_URL")
+    previous_options = app.conf.get("CELERY_BROKER_TRANSPORT_OPTIONS")
     app.conf.CELERY_BROKER_URL = url
-    app.conf.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    app.conf.CELERY_BROKER_TRANSPORT_OPTIONS = transport_options or {}
     _drop_pools()
     try:
         yield app
     finally:
         app.conf.CELERY_BROKER_URL = previous
+        app.conf.CELERY_BROKER_TRANSPORT_OPTIONS = previous_options
         _drop_pools()

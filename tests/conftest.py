@@ -3,6 +3,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from apikeys.services import forget_cached_key
+from fluxbill.core.throttling import rate_store_reset
 from metering import lookups
 from tests.factories import StaffFactory, make_api_key
 
@@ -48,6 +49,7 @@ def _fresh_lookup_caches():
     lookups.forget_meters()
     lookups.forget_customers()
     forget_cached_key()
+    rate_store_reset()
     cache.clear()
     yield
     lookups.forget_meters()

@@ -30,12 +30,32 @@ def _broker_ok() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"[:300]
 
 
+def _cache_ok() -> tuple[bool, str]:
+    from django.core.cache import cache
+
+    try:
+        cache.get("readyz")  # bounded by FLUXBILL_REDIS_TIMEOUT on Redis
+        return True, "ok"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"[:300]
+
+
 def readyz(request):
-    """The database and the broker are reachable."""
+    """The database and the broker are reachable (503 names the one that is not).
+
+    The cache (the rate-limit store) is reported but does not make the instance unready: ingestion
+    fails open without it, and taking every instance out of the load balancer for a limiter outage
+    would turn it into a full outage."""
     database, database_detail = _database_ok()
     broker, broker_detail = _broker_ok()
+    _, cache_detail = _cache_ok()
     ready = database and broker
     return JsonResponse(
-        {"status": "ready" if ready else "not ready", "database": database_detail, "broker": broker_detail},
+        {
+            "status": "ready" if ready else "not ready",
+            "database": database_detail,
+            "broker": broker_detail,
+            "cache": cache_detail,
+        },
         status=200 if ready else 503,
     )

@@ -2,6 +2,10 @@
 
 With CACHE_URL pointing at Redis every web process shares the counters. One `incr` per request,
 no read-modify-write of a list of timestamps.
+
+When the store is unreachable (stopped, or frozen: each call then waits FLUXBILL_REDIS_TIMEOUT) the
+limiter fails open, and for FLUXBILL_RATE_LIMIT_STORE_RETRY_SECONDS it does not ask again: one request
+per process pays the timeout, the others are not slowed by an outage of a store they do not need.
 """
 
 import logging
@@ -13,6 +17,14 @@ from rest_framework.throttling import BaseThrottle
 
 WINDOW_SECONDS = 60
 logger = logging.getLogger(__name__)
+# time.monotonic() before which the store is not asked (it failed last time). A float swap is atomic.
+_store_down_until = 0.0
+
+
+def rate_store_reset() -> None:
+    """Ask the store again on the next request (tests; a store known to be back)."""
+    global _store_down_until
+    _store_down_until = 0.0
 
 
 def rate_allow(scope: str, who: str) -> tuple[bool, float]:
@@ -22,6 +34,9 @@ def rate_allow(scope: str, who: str) -> tuple[bool, float]:
     """
     limit = getattr(settings, PerKeyRateThrottle.limits[scope])
     if not limit:
+        return True, 0.0
+    global _store_down_until
+    if time.monotonic() < _store_down_until:
         return True, 0.0
     now = time.time()
     window = int(now // WINDOW_SECONDS)
@@ -35,7 +50,11 @@ def rate_allow(scope: str, who: str) -> tuple[bool, float]:
             count = 1
     except Exception as exc:  # noqa: BLE001 — the store is down or frozen: ingestion must go on
         # Fail open: losing the rate limit for the outage is better than refusing every event.
-        logger.warning("rate limit store unreachable, allowing request: %s", exc)
+        _store_down_until = time.monotonic() + settings.FLUXBILL_RATE_LIMIT_STORE_RETRY_SECONDS
+        logger.warning(
+            "rate limit store unreachable, allowing requests for %ss: %s",
+            settings.FLUXBILL_RATE_LIMIT_STORE_RETRY_SECONDS, exc,
+        )
         return True, 0.0
     return count <= limit, (window + 1) * WINDOW_SECONDS - now
 

@@ -152,6 +152,8 @@ JWT_REFRESH_COOKIE = "refresh_token"
 
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+FLUXBILL_BROKER_SOCKET_TIMEOUT = env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0)
+FLUXBILL_BROKER_VISIBILITY_TIMEOUT = env.int("FLUXBILL_BROKER_VISIBILITY_TIMEOUT", default=300)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_folder = str(broker_folder())
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -166,9 +168,9 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A frozen Redis fails a publish or /readyz within seconds; a task lost with its worker is
     # redelivered after the visibility timeout (kombu's default is an hour).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_timeout": env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0),
-        "socket_connect_timeout": env.float("FLUXBILL_BROKER_SOCKET_TIMEOUT", default=2.0),
-        "visibility_timeout": env.int("FLUXBILL_BROKER_VISIBILITY_TIMEOUT", default=300),
+        "socket_timeout": FLUXBILL_BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": FLUXBILL_BROKER_SOCKET_TIMEOUT,
+        "visibility_timeout": FLUXBILL_BROKER_VISIBILITY_TIMEOUT,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -194,7 +196,12 @@ FLUXBILL_ROLLOVER_BATCH_SIZE = env.int("FLUXBILL_ROLLOVER_BATCH_SIZE", default=5
 FLUXBILL_BILLING_RETRY_BASE_SECONDS = env.int("FLUXBILL_BILLING_RETRY_BASE_SECONDS", default=60)
 FLUXBILL_BILLING_RETRY_MAX_SECONDS = env.int("FLUXBILL_BILLING_RETRY_MAX_SECONDS", default=3600)
 FLUXBILL_FINALIZE_EVERY_SECONDS = env.int("FLUXBILL_FINALIZE_EVERY_SECONDS", default=60)
-FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS = env.int("FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS", default=600)
+# The outbox sweep: every this often, issued invoices whose email is neither sent nor claimed are queued,
+# so an email whose task was lost (broker down at commit, worker killed) goes out within about this long.
+FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS = env.int("FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS", default=60)
+# A send claimed longer ago than this belongs to a worker that died: the sweep queues it again. Longer than
+# the slowest send (render plus SMTP at EMAIL_TIMEOUT per reply), or a slow send could go out twice.
+FLUXBILL_EMAIL_CLAIM_SECONDS = env.int("FLUXBILL_EMAIL_CLAIM_SECONDS", default=300)
 FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS = env.int("FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS", default=600)
 FLUXBILL_EMAIL_MAX_ATTEMPTS = env.int("FLUXBILL_EMAIL_MAX_ATTEMPTS", default=10)
 FLUXBILL_EMAIL_RETRY_BASE_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_BASE_SECONDS", default=30)
@@ -229,6 +236,8 @@ FLUXBILL_MAX_BODY_BYTES = env.int("FLUXBILL_MAX_BODY_BYTES", default=5 * 1024 * 
 # Requests per minute per API key; 0 turns a limit off.
 FLUXBILL_RATE_LIMIT_SINGLE = env.int("FLUXBILL_RATE_LIMIT_SINGLE", default=1000)
 FLUXBILL_RATE_LIMIT_BULK = env.int("FLUXBILL_RATE_LIMIT_BULK", default=100)
+# After the rate-limit store failed to answer, requests are allowed without asking it for this long.
+FLUXBILL_RATE_LIMIT_STORE_RETRY_SECONDS = env.float("FLUXBILL_RATE_LIMIT_STORE_RETRY_SECONDS", default=5.0)
 # Routes GET /bench/plain ({"ok": true}), the yardstick of bench/ingest.py; off everywhere else.
 FLUXBILL_BENCH_PLAIN_VIEW = env.bool("FLUXBILL_BENCH_PLAIN_VIEW", default=False)
 

@@ -1,6 +1,6 @@
 """Invoicing services: generation (rollover, interim, preview), lifecycle (finalize, void, paid…), delivery (PDF, email)."""
 
-from .delivery import EmailResult, invoice_email_send, invoice_pdf
+from .delivery import EmailResult, invoice_email_send, invoice_pdf, invoice_pdf_render, invoices_email_pending
 from .generation import (
     invoice_preview,
     invoice_recompute,
@@ -25,6 +25,8 @@ __all__ = [
     "invoice_mark_paid",
     "invoice_mark_uncollectible",
     "invoice_pdf",
+    "invoice_pdf_render",
+    "invoices_email_pending",
     "invoice_preview",
     "invoice_recompute",
     "invoice_regenerate",

@@ -1,32 +1,77 @@
-"""Delivering invoices: the PDF (from the same template the dashboard shows) and the email."""
+"""Delivering invoices: the PDF (from the same template the dashboard shows) and the email.
+
+An issued invoice never changes, so its PDF is rendered once and stored (InvoiceDocument); a draft's is
+rendered on every request. An email send holds the invoice's row lock only for two short transactions:
+one claims the send, one records the outcome. Rendering and the SMTP conversation run unlocked, so a
+frozen mail server cannot block a staff action on the invoice.
+"""
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import smtplib
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
+
+from fluxbill.core.errors import Conflict
 
 from ..choices import InvoiceStatus
-from ..models import Invoice
+from ..models import Invoice, InvoiceDocument
 from .generation import _audit
 from .lifecycle import _locked, _require
 
+EMAILABLE = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
 
-def invoice_pdf(invoice: Invoice) -> bytes:
+
+def invoice_pdf_render(invoice: Invoice) -> bytes:
+    """Render the PDF now (seconds for thousands of lines). Callers other than `invoice_pdf` are tests."""
     from weasyprint import HTML
 
     html = render_to_string("invoicing/invoice_pdf.html", {"invoice": invoice, "lines": list(invoice.lines.all())})
     return HTML(string=html).write_pdf()
 
 
+def _stored_pdf(invoice_id) -> bytes | None:
+    pdf = InvoiceDocument.objects.filter(invoice_id=invoice_id).values_list("pdf", flat=True).first()
+    return bytes(pdf) if pdf is not None else None
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice's PDF: a draft's rendered now, an issued invoice's rendered once and then read back.
+
+    Concurrent first requests for one invoice queue on a transaction-scoped advisory lock: one renders
+    and stores, the others wait for it and read the stored copy instead of rendering again.
+    """
+    if invoice.status == InvoiceStatus.DRAFT or invoice.number is None:
+        return invoice_pdf_render(invoice)
+    stored = _stored_pdf(invoice.pk)
+    if stored is not None:
+        return stored
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"invoice-pdf:{invoice.pk}"])
+        stored = _stored_pdf(invoice.pk)
+        if stored is not None:
+            return stored
+        pdf = invoice_pdf_render(invoice)
+        InvoiceDocument.objects.create(
+            invoice_id=invoice.pk, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf),
+            rendered_at=timezone.now(),
+        )
+    return pdf
+
+
 class EmailResult(enum.Enum):
     SENT = "sent"
     ALREADY_SENT = "already_sent"
+    IN_PROGRESS = "in_progress"
     FAILED = "failed"
 
 
@@ -43,31 +88,88 @@ def _message(invoice: Invoice, to: str) -> EmailMultiAlternatives:
     return message
 
 
-def invoice_email_send(*, invoice: Invoice, now: datetime, actor, force: bool = False) -> tuple[EmailResult, str]:
-    """Email a finalized invoice once. The row stays locked while sending, so two workers cannot both
-    send it; a retry after success finds `email_sent_at` set and stops. `force` is a staff resend."""
-    with transaction.atomic():
-        invoice = _locked(invoice)
-        _require(invoice, (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE), "email")
-        if invoice.email_sent_at is not None and not force:
-            return EmailResult.ALREADY_SENT, ""
-        invoice.email_attempts += 1
-        to = (invoice.customer_snapshot or {}).get("email") or invoice.customer.email
-        error = ""
-        if not to:
-            error = "Customer has no email address"
-        else:
-            try:
-                _message(invoice, to).send(fail_silently=False)
-            except (smtplib.SMTPException, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:1000]
-        if error:
+def email_claim_is_live(invoice: Invoice, now: datetime) -> bool:
+    """A claim younger than FLUXBILL_EMAIL_CLAIM_SECONDS is a send in progress; an older one is a dead worker's."""
+    return (
+        invoice.email_claim_token is not None
+        and invoice.email_claimed_at is not None
+        and invoice.email_claimed_at > now - timedelta(seconds=settings.FLUXBILL_EMAIL_CLAIM_SECONDS)
+    )
+
+
+@transaction.atomic
+def _email_claim(*, invoice: Invoice, now: datetime, force: bool) -> tuple[EmailResult | None, Invoice, uuid.UUID | None]:
+    invoice = _locked(invoice)
+    _require(invoice, EMAILABLE, "email")
+    if invoice.email_sent_at is not None and not force:
+        return EmailResult.ALREADY_SENT, invoice, None
+    if email_claim_is_live(invoice, now):
+        if force:
+            raise Conflict("This invoice's email is being sent right now; try again in a minute")
+        return EmailResult.IN_PROGRESS, invoice, None
+    token = uuid.uuid4()
+    invoice.email_claim_token, invoice.email_claimed_at = token, now
+    invoice.email_attempts += 1
+    invoice.save(update_fields=["email_claim_token", "email_claimed_at", "email_attempts", "updated_at"])
+    return None, invoice, token
+
+
+@transaction.atomic
+def _email_record(*, invoice: Invoice, token: uuid.UUID, now: datetime, actor, to: str, error: str) -> EmailResult:
+    invoice = _locked(invoice)
+    # Ours or nobody's: a send that outlived its claim was taken over, and the taker records its own outcome.
+    ours = invoice.email_claim_token == token
+    if ours:
+        invoice.email_claim_token = None
+    if error:
+        if ours:
             invoice.email_last_error = error
-            invoice.save(update_fields=["email_attempts", "email_last_error", "updated_at"])
-            _audit(invoice, action="email_failed", actor=actor, detail=error).save()
-            return EmailResult.FAILED, error
-        invoice.email_sent_at = now
-        invoice.email_last_error = ""
-        invoice.save(update_fields=["email_attempts", "email_sent_at", "email_last_error", "updated_at"])
-        _audit(invoice, action="email_sent", actor=actor, detail=to).save()
-        return EmailResult.SENT, ""
+            invoice.save(update_fields=["email_claim_token", "email_last_error", "updated_at"])
+        _audit(invoice, action="email_failed", actor=actor, detail=error).save()
+        return EmailResult.FAILED
+    # The message went out: say so even if the claim was taken over, so nobody sends it a third time.
+    invoice.email_sent_at = now
+    invoice.email_last_error = ""
+    invoice.save(update_fields=["email_claim_token", "email_sent_at", "email_last_error", "updated_at"])
+    _audit(invoice, action="email_sent", actor=actor, detail=to).save()
+    return EmailResult.SENT
+
+
+def invoice_email_send(*, invoice: Invoice, now: datetime, actor, force: bool = False) -> tuple[EmailResult, str]:
+    """Email a finalized invoice once. A claim (token and time on the row, set under a short lock) keeps a
+    second worker from sending it meanwhile; a retry after success finds `email_sent_at` set and stops.
+    `force` is a staff resend. Must not run inside a transaction: the claim has to be visible to others."""
+    done, invoice, token = _email_claim(invoice=invoice, now=now, force=force)
+    if done is not None:
+        return done, ""
+    to = (invoice.customer_snapshot or {}).get("email") or invoice.customer.email
+    error = ""
+    if not to:
+        error = "Customer has no email address"
+    else:
+        try:
+            _message(invoice, to).send(fail_silently=False)
+        except (smtplib.SMTPException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+    result = _email_record(invoice=invoice, token=token, now=now, actor=actor, to=to, error=error)
+    return result, error
+
+
+def invoices_email_pending(*, now: datetime, limit: int = 500) -> list:
+    """Issued invoices whose email is neither sent nor being sent: the outbox sweep queues these.
+
+    Covers a send lost between the finalizing commit and the queue, a task lost with its worker, and a
+    claim whose worker died (older than FLUXBILL_EMAIL_CLAIM_SECONDS)."""
+    from django.db.models import Q
+
+    stale = now - timedelta(seconds=settings.FLUXBILL_EMAIL_CLAIM_SECONDS)
+    return list(
+        Invoice.objects.filter(
+            status=InvoiceStatus.OPEN,
+            email_sent_at__isnull=True,
+            email_attempts__lt=settings.FLUXBILL_EMAIL_MAX_ATTEMPTS,
+        )
+        .filter(Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lt=stale))
+        .order_by("issued_at")
+        .values_list("pk", flat=True)[:limit]
+    )

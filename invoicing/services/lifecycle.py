@@ -70,10 +70,10 @@ def _enqueue_email(invoice_id) -> None:
     from ..tasks import send_invoice_email
 
     try:
-        send_invoice_email.delay(str(invoice_id))
+        # One publish attempt, bounded by the broker's socket timeout: kombu's default retries made a
+        # finalize request wait 10 s on a frozen Redis. The invoice row is the outbox: the sweep sends it.
+        send_invoice_email.apply_async((str(invoice_id),), retry=False)
     except Exception:  # broker unreachable: the periodic sweep sends it later
-        import logging
-
         logging.getLogger(__name__).warning("could not enqueue email for invoice %s; the sweep will retry", invoice_id)
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 EXPECTED = {
     "fluxbill: rollover subscriptions": ("invoicing.rollover_subscriptions", 60),
     "fluxbill: finalize due invoices": ("invoicing.finalize_due_invoices", 60),
-    "fluxbill: send pending invoice emails": ("invoicing.send_pending_emails", 600),
+    "fluxbill: send pending invoice emails": ("invoicing.send_pending_emails", 60),
     "fluxbill: warm the overview": ("core.warm_overview", 600),
 }
 
