@@ -7,6 +7,8 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from fluxbill.core.forms import DayField
+
 from .scopes import ALL, SCOPES
 
 # What each scope lets a key do, shown beside its checkbox so nobody has to read the API docs.
@@ -40,7 +42,7 @@ class ApiKeyCreateForm(forms.Form):
         error_messages={"required": "Pick at least one scope: a key without scopes can do nothing."},
         help_text="Grant only what the integration needs; a backend that sends usage needs usage.write.",
     )
-    expires_on = forms.DateField(
+    expires_on = DayField(
         required=False,
         label="Expires on",
         widget=forms.DateInput(attrs={"type": "date"}),

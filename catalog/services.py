@@ -328,7 +328,10 @@ def charge_preview(
         package_size=package_size,
         package_price=package_price,
     )
-    return price_usage(quantity=quantity, currency=currency, free_units=free_units or Decimal(0), **pricing)
+    try:
+        return price_usage(quantity=quantity, currency=currency, free_units=free_units or Decimal(0), **pricing)
+    except ArithmeticError as exc:  # decimal.InvalidOperation: a product past the 28-digit context
+        raise InvalidInput(f"quantity {quantity} is too large to price with this charge", field="quantity") from exc
 
 
 @transaction.atomic

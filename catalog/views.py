@@ -210,10 +210,12 @@ def charge_preview(request, pk):
     rows = tier_rows(data if data else None)
     quantity_form = QuantityForm(data if data else None)
     preview = _preview(plan, form, quantity_form, rows) if data else {}
+    status = 400 if preview.get("error") else 200
     if request.GET.get("fragment"):
-        return render(request, "catalog/_price_preview.html", {"plan": plan, "preview": preview})
+        return render(request, "catalog/_price_preview.html", {"plan": plan, "preview": preview}, status=status)
     return render(
         request,
         "catalog/charge_preview.html",
         {"plan": plan, "form": form, "quantity_form": quantity_form, "tier_rows": rows, "tier_errors": [], "preview": preview},
+        status=status,
     )

@@ -8,6 +8,7 @@ import datetime as dt
 from django import forms
 
 from catalog.models import Plan
+from fluxbill.core.forms import DayField
 
 from .choices import SubscriptionStatus
 from .models import Customer
@@ -37,7 +38,7 @@ class SubscriptionForm(forms.Form):
         help_text='The id shown on the customer\'s page; "New subscription" there fills it in.',
     )
     plan = forms.ModelChoiceField(queryset=Plan.objects.filter(active=True).order_by("name"), empty_label="Choose a plan")
-    start_date = forms.DateField(
+    start_date = DayField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Periods start at 00:00 UTC on this day. Leave empty to start now; a past day is billed by the next rollover.",

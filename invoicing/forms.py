@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+
+from fluxbill.core.forms import DayField
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,11 +22,11 @@ class InvoiceFilterForm(forms.Form):
     )
     customer_id = forms.UUIDField(required=False, widget=forms.HiddenInput)
     number = forms.CharField(required=False, max_length=32, widget=forms.TextInput(attrs={"placeholder": "INV-2026-…"}))
-    period_from = forms.DateField(
+    period_from = DayField(
         label="Period from", required=False, widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Periods starting on or after this day (UTC).",
     )
-    period_to = forms.DateField(
+    period_to = DayField(
         label="Period to", required=False, widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Periods ending by the end of this day (UTC).",
     )
@@ -68,7 +70,7 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 class MarkPaidForm(forms.Form):
-    paid_on = forms.DateField(
+    paid_on = DayField(
         label="Paid on", widget=forms.DateInput(attrs={"type": "date"}), help_text="The day the payment arrived (UTC)."
     )
     reference = forms.CharField(

@@ -12,7 +12,7 @@ from typing import Callable
 
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -78,7 +78,7 @@ def invoice_list(request):
     # The page's 25 customers in one query, instead of joining all 100,000 rows before the sort.
     page = paginate(request, invoices.prefetch_related(_LIST_CUSTOMERS))
     context = {"form": form, "page": page, "sort": current, "filtered": form.active}
-    return render(request, "invoicing/invoice_list.html", context)
+    return render(request, "invoicing/invoice_list.html", context, status=400 if form.errors else 200)
 
 
 # --- CSV ------------------------------------------------------------------------------
@@ -127,7 +127,11 @@ def _csv_cell(source: str, value, currency: str) -> str:
 @require(perms.VIEW_INVOICE)
 def invoice_export(request):
     """The filtered, sorted list as CSV, streamed from a server-side cursor: any size, flat memory."""
-    _, invoices, _ = _filtered(request, Invoice.objects.all())
+    form, invoices, _ = _filtered(request, Invoice.objects.all())
+    if form.errors:
+        # A CSV of "everything" when the filter was mistyped would be a wrong export, not a helpful one.
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponseBadRequest(f"Invalid filter: {problems}", content_type="text/plain; charset=utf-8")
     sources = [source for _, source in CSV_COLUMNS]
     currency_at = sources.index("currency")
     rows = invoices.values_list(*sources)

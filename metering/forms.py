@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django import forms
 
+from fluxbill.core.forms import DayField
+
 from .aggregation import BUCKETS
 from .choices import AggregationType
 from .models import Meter
@@ -45,8 +47,8 @@ class UsageChartForm(forms.Form):
     """The meter page's chart controls, read from the query string; every field has a default."""
 
     group_by = forms.ChoiceField(choices=GROUP_BY_CHOICES)
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+    start = DayField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = DayField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
     customer = forms.CharField(
         max_length=255, required=False, label="Customer external id", help_text="Blank for every customer."
     )

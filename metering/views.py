@@ -161,7 +161,7 @@ def meter_detail(request, pk):
         "customer": customer,
         "events": _with_properties_text(events[:LATEST_EVENTS]),
     }
-    return render(request, "metering/meter_detail.html", context)
+    return render(request, "metering/meter_detail.html", context, status=400 if form.errors else 200)
 
 
 def _plain(value) -> Decimal:

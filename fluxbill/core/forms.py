@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
+
+# Pages add a day to the dates they are given (a period ends at the midnight after its last day) and
+# turn them into aware datetimes; outside these bounds that arithmetic overflows.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(9998, 12, 31)
+
+
+class DayField(forms.DateField):
+    """A calendar day within [FIRST_DAY, LAST_DAY]; anything else is a form error, never a 500."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+            raise forms.ValidationError(
+                f"Enter a date between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.", code="out_of_range"
+            )
 
 
 def add_domain_error(form: forms.Form, exc, aliases: dict[str, str] | None = None) -> None:

@@ -93,7 +93,7 @@
       params.set("fragment", "1");
       var ticket = ++latest;
       fetch(url + "?" + params.toString(), { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
-        .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+        .then(function (response) { return response.ok || response.status === 400 ? response.text() : Promise.reject(response.status); })
         .then(function (html) {
           if (ticket !== latest) return; // an older answer arriving after a newer one
           target.innerHTML = html;
