@@ -89,7 +89,9 @@ def test_invoices_stay_open_and_are_emailed_once_smtp_is_back():
             time.sleep(0.2)
         app.send_task("invoicing.finalize_due_invoices")
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and Invoice.objects.filter(email_attempts__gte=1).count() < INVOICES:
+        # An attempt is counted when the send is claimed, before SMTP answers: wait for the recorded failure.
+        failed = Invoice.objects.filter(email_attempts__gte=1, email_claim_token__isnull=True).exclude(email_last_error="")
+        while time.monotonic() < deadline and failed.count() < INVOICES:
             time.sleep(0.2)
         down = list(Invoice.objects.values_list("status", "email_sent_at", "email_last_error"))
         assert len(down) == INVOICES
