@@ -60,6 +60,11 @@ class SubscriptionOutput(serializers.ModelSerializer):
             "cancel_at",
             "canceled_at",
             "ended_at",
+            # Why billing this failed, when, how often, and when it is tried again ("" and nulls when fine).
+            "billing_error",
+            "billing_error_at",
+            "billing_failures",
+            "billing_retry_at",
             "created_at",
             "updated_at",
         ]

@@ -58,6 +58,10 @@ class InvoiceOutput(serializers.ModelSerializer):
             "email_sent_at",
             "email_attempts",
             "email_last_error",
+            # Why finalizing this failed, when and how often ("" and null when fine); finalize_at is the retry.
+            "billing_error",
+            "billing_error_at",
+            "billing_failures",
             "created_at",
             "updated_at",
         ]

@@ -61,3 +61,36 @@ def test_a_draft_that_cannot_be_finalized_does_not_hold_back_the_drafts_due_afte
     assert bad_draft.finalize_at > utc(2025, 2, 2)
     assert InvoiceEvent.objects.filter(invoice=bad_draft, action="finalize_failed").count() == 1
     assert Subscription.objects.filter(billing_error="").count() == 4
+
+
+def test_the_recorded_failure_is_shown_in_the_api(settings, admin_api):
+    settings.FLUXBILL_INVOICE_GRACE_PERIOD = 0
+    plan, _, (charge,) = plan_with(fixed="10.00", usage=[{"unit_price": Decimal("0.01")}])
+    start, end = utc(2025, 1, 1), utc(2025, 2, 1)
+    bad = subscribe(plan, start)
+    event(charge, bad.customer, HUGE, utc(2025, 1, 10))
+    event(charge, bad.customer, HUGE, utc(2025, 1, 11))
+    subscriptions_rollover(now=end, actor=ACTOR)
+
+    response = admin_api.get(f"/api/v1/subscriptions/{bad.pk}")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert "exceeds" in body["billing_error"]
+    assert body["billing_error_at"].startswith("2025-02-01T00:00:00")
+    assert body["billing_failures"] == 1 and body["billing_retry_at"].startswith("2025-02-01T00:01:00")
+
+
+def test_a_draft_that_failed_to_finalize_shows_why_in_the_api(settings, admin_api):
+    settings.FLUXBILL_INVOICE_GRACE_PERIOD = 0
+    plan, _, (charge,) = plan_with(fixed="10.00", usage=[{"unit_price": Decimal("0.01")}])
+    bad = subscribe(plan, utc(2025, 1, 1))
+    event(charge, bad.customer, HUGE, utc(2025, 1, 10))
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+    event(charge, bad.customer, HUGE, utc(2025, 1, 11))
+    invoices_finalize_due(now=utc(2025, 2, 2), actor=ACTOR)
+
+    draft = Invoice.objects.get(subscription=bad)
+    body = admin_api.get(f"/api/v1/invoices/{draft.pk}").json()
+    assert body["status"] == InvoiceStatus.DRAFT
+    assert "exceeds" in body["billing_error"] and body["billing_failures"] == 1
+    assert body["billing_error_at"].startswith("2025-02-02T00:00:00")
