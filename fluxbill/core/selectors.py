@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 
+from customers.models import Subscription
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
 
@@ -43,6 +44,21 @@ def awaiting_finalization(limit: int = 10):
         .select_related("customer")
         .order_by("finalize_at")[:limit]
     )
+
+
+def needs_attention(limit: int = 10) -> tuple[list, list]:
+    """Subscriptions whose rollover failed and drafts whose finalization failed, latest failure first:
+    billing retries them with backoff, but a person has to look at why (an absurd event, a price too large)."""
+    subscriptions = list(
+        Subscription.objects.exclude(billing_error="").select_related("customer").order_by("-billing_error_at")[:limit]
+    )
+    invoices = list(
+        Invoice.objects.filter(status=InvoiceStatus.DRAFT)
+        .exclude(billing_error="")
+        .select_related("customer")
+        .order_by("-billing_error_at")[:limit]
+    )
+    return subscriptions, invoices
 
 
 def overdue(now: datetime, limit: int = 10):

@@ -14,6 +14,7 @@ from fluxbill.core.errors import error_body
 @require(perms.VIEW_INVOICE)
 def overview(request):
     now = timezone.now()
+    failed_subscriptions, failed_invoices = selectors.needs_attention()
     revenue = selectors.revenue_by_month(now)
     per_day = selectors.events_per_day(now)
     context = {
@@ -21,6 +22,8 @@ def overview(request):
         "amounts": selectors.amounts_by_currency(now),
         "awaiting": selectors.awaiting_finalization(),
         "overdue": selectors.overdue(now),
+        "failed_subscriptions": failed_subscriptions,
+        "failed_invoices": failed_invoices,
         "events_today": per_day[-1][1],
         "revenue_charts": [(currency, charts.bar_chart(points, unit=currency)) for currency, points in revenue.items()],
         "events_chart": charts.bar_chart(per_day, unit="events"),

@@ -50,7 +50,7 @@ def test_overview_figures(finance_client, django_assert_max_num_queries):
     _invoice(customer, status=InvoiceStatus.OPEN, total="999.00", number="INV-2026-000003", due_days=-3)
     _invoice(customer, status=InvoiceStatus.DRAFT, total="10.00")
     UsageEventFactory.create_batch(3, customer=customer)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):  # 12 + the two "needs attention" lists
         response = finance_client.get("/")
     assert response.status_code == 200
     body = response.content.decode()
@@ -117,3 +117,33 @@ def test_yesterday_is_counted_live_until_it_has_settled():
     assert before[-2][1] == 0 and during[-2][1] == 1  # yesterday, counted live in the first minutes
     assert settled[-2][1] == 1 and again[-2][1] == 1
     assert during[-1][1] == settled[-1][1] == 0
+
+
+@pytest.mark.django_db
+def test_billing_failures_need_attention_on_the_overview_and_their_pages(finance_client, settings):
+    """Issue 14 §3: a subscription or draft whose billing failed is listed on the overview and explained on its page."""
+    from tests.invoicing.builders import ACTOR, event, plan_with, subscribe, utc
+
+    from invoicing.services import invoices_finalize_due, subscriptions_rollover
+
+    settings.FLUXBILL_INVOICE_GRACE_PERIOD = 0
+    huge = Decimal("900000000000000000")
+    plan, _, (charge,) = plan_with(fixed="10.00", usage=[{"unit_price": Decimal("0.01")}])
+    stuck = subscribe(plan, utc(2025, 1, 1))
+    event(charge, stuck.customer, huge, utc(2025, 1, 10))
+    event(charge, stuck.customer, huge, utc(2025, 1, 11))
+    late = subscribe(plan, utc(2025, 1, 1))
+    event(charge, late.customer, huge, utc(2025, 1, 10))
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+    event(charge, late.customer, huge, utc(2025, 1, 11))
+    invoices_finalize_due(now=utc(2025, 2, 2), actor=ACTOR)
+    draft = Invoice.objects.get(subscription=late)
+
+    body = finance_client.get("/").content.decode()
+    assert "Needs attention" in body
+    assert f"/subscriptions/{stuck.pk}/" in body and f"/invoices/{draft.pk}/" in body
+    assert body.count("exceeds the largest") == 2
+    page = finance_client.get(f"/subscriptions/{stuck.pk}/").content.decode()
+    assert "Billing this subscription failed 1×" in page and "exceeds" in page
+    page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
+    assert "Finalizing this draft failed 1×" in page and "exceeds" in page
