@@ -11,8 +11,9 @@ from django.contrib import messages
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from fluxbill.core import dashboard
@@ -25,7 +26,6 @@ from .models import ApiKey
 from .services import api_key_create, api_key_revoke
 
 # The raw key rides in the session only from the create POST to the one page that shows it.
-_CREATED_SESSION_KEY = "apikeys.created"
 
 SORTS = {"name": "name", "created": "created_at", "last_used": "last_used_sort", "expires": "expires_sort"}
 # Never used sorts as the oldest use and never expiring as the latest expiry, in either direction
@@ -105,31 +105,30 @@ def key_create(request):
             field = {"expires_at": "expires_on"}.get(exc.field, exc.field)
             form.add_error(field if field in form.fields else None, exc.message)
         else:
-            request.session[_CREATED_SESSION_KEY] = {"id": str(key.pk), "key": raw_key}
-            return redirect("apikeys:key-created", pk=key.pk)
+            # The full key exists only in this response: not in the session, a message cookie or a redirect.
+            # The page swaps its address for key-created's, so a reload lands there instead of posting again.
+            context = {
+                "key": key,
+                "raw_key": raw_key,
+                "events_url": request.build_absolute_uri("/api/v1/events"),
+                "created_url": reverse("apikeys:key-created", kwargs={"pk": key.pk}),
+            }
+            response = render(request, "apikeys/key_created.html", context)
+            add_never_cache_headers(response)
+            return response
     return render(request, "apikeys/key_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
-@never_cache
 @require(perms.MANAGE_API_KEYS)
 def key_created(request, pk):
-    """Shows the full key once: the session entry is removed as it is rendered, and nothing caches the page."""
-    key = get_object_or_404(ApiKey.objects.select_related("created_by"), pk=pk)
-    created = request.session.get(_CREATED_SESSION_KEY)
-    if not created or created.get("id") != str(key.pk):
-        messages.info(
-            request,
-            f"The full key of “{key.name}” was shown once, when it was created, and cannot be shown again. "
-            "If it was lost, create a new key and revoke this one.",
-        )
-        return redirect("apikeys:key-list")
-    del request.session[_CREATED_SESSION_KEY]
-    context = {
-        "key": key,
-        "raw_key": created["key"],
-        "events_url": request.build_absolute_uri("/api/v1/events"),
-    }
-    return render(request, "apikeys/key_created.html", context)
+    """Where the created page's address points after it was shown: the key was in that one response only."""
+    key = get_object_or_404(ApiKey, pk=pk)
+    messages.info(
+        request,
+        f"The full key of “{key.name}” was shown once, when it was created, and cannot be shown again. "
+        "If it was lost, create a new key and revoke this one.",
+    )
+    return redirect("apikeys:key-list")
 
 
 @require(perms.MANAGE_API_KEYS)

@@ -37,7 +37,15 @@
     });
   }
 
+  // A page answering a POST (a new API key, shown once) moves its address to a GET URL, so a reload
+  // asks for that page instead of submitting the form again.
+  function replaceUrl(root) {
+    var el = root.querySelector("[data-replace-url]");
+    if (el && window.history && history.replaceState) { history.replaceState(null, "", el.getAttribute("data-replace-url")); }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    replaceUrl(document);
     localTimes(document);
     confirmations(document);
     copyButtons(document);
