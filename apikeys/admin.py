@@ -1,6 +1,8 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from fluxbill.core import permissions as perms
 from fluxbill.core.admin import CheckedAdmin
@@ -48,11 +50,24 @@ class ApiKeyAdmin(CheckedAdmin):
         )
         obj.pk = key.pk
         obj.refresh_from_db()
-        self.message_user(
-            request,
-            f"New API key (copy it now, it is not shown again): {raw_key}",
-            level=messages.WARNING,
-        )
+        # The full key lives only in this request: response_add puts it in the answer, not in a message
+        # (which the messages framework keeps in a cookie or the session until it is shown).
+        request.fluxbill_new_api_key = raw_key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        raw_key = getattr(request, "fluxbill_new_api_key", None)
+        if raw_key is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"API key “{obj.name}” created",
+            "key": obj,
+            "raw_key": raw_key,
+        }
+        response = TemplateResponse(request, "admin/apikeys/apikey/created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke selected API keys", permissions=["manage"])
     def revoke_selected(self, request, queryset):
