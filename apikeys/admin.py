@@ -6,7 +6,7 @@ from django.utils.cache import add_never_cache_headers
 
 from fluxbill.core import permissions as perms
 from fluxbill.core.admin import CheckedAdmin
-from fluxbill.core.errors import DomainError
+from fluxbill.core.errors import DomainError, InvalidTransition
 from fluxbill.core.permissions import may
 
 from .models import ApiKey
@@ -74,7 +74,10 @@ class ApiKeyAdmin(CheckedAdmin):
         now = timezone.now()
         revoked = 0
         for key in queryset.filter(revoked_at__isnull=True):
-            api_key_revoke(key=key, now=now)
+            try:
+                api_key_revoke(key=key, now=now)
+            except InvalidTransition:  # minted by a key revoked earlier in this loop: already revoked with it
+                continue
             revoked += 1
         self.message_user(request, f"Revoked {revoked} key(s).")
 

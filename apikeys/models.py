@@ -18,6 +18,11 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     scopes = ArrayField(models.CharField(max_length=40), default=list)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    # The key that minted this one through the API (none when staff created it). PROTECT: a tree whose
+    # root was deleted could no longer be revoked with it; keys are revoked, not deleted.
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="children"
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

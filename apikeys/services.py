@@ -54,24 +54,33 @@ def api_key_create(
     now: datetime,
     expires_at: datetime | None = None,
     created_by=None,
-    creator_scopes: list[str] | None = None,
+    parent: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; returns the row and the full key, which is never available again.
 
-    When another key creates it (`creator_scopes`), it may hand out only scopes it holds itself.
+    When another key mints it (`parent`), it may hand out only scopes the parent holds, never outlives the
+    parent (no expiry given: the parent's), and is revoked with it.
     """
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Missing required field: name", field="name")
     scopes = validate_scopes(scopes)
-    if creator_scopes is not None and ALL not in creator_scopes:
-        beyond = [scope for scope in scopes if scope not in creator_scopes]
+    if parent is not None and ALL not in parent.scopes:
+        beyond = [scope for scope in scopes if scope not in parent.scopes]
         if beyond:
             raise PermissionRefused(
                 f"This API key cannot grant scope {beyond[0]!r}: a key may only grant scopes it holds", field="scopes"
             )
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("expires_at must be in the future", field="expires_at")
+    if parent is not None and parent.expires_at is not None:
+        if expires_at is None:
+            expires_at = parent.expires_at
+        elif expires_at > parent.expires_at:
+            raise InvalidInput(
+                f"expires_at must not be after the creating key's expiry ({parent.expires_at.isoformat()})",
+                field="expires_at",
+            )
     raw_key = settings.FLUXBILL_API_KEY_PREFIX + secrets.token_urlsafe(_RANDOM_BYTES)
     key = ApiKey.objects.create(
         name=name,
@@ -80,20 +89,47 @@ def api_key_create(
         scopes=scopes,
         expires_at=expires_at,
         created_by=created_by,
+        parent=parent,
     )
     return key, raw_key
 
 
+# Every key minted from a key, at any depth, not yet revoked: revoked in one statement with it.
+_REVOKE_DESCENDANTS_SQL = """
+    WITH RECURSIVE tree(id) AS (
+        SELECT id FROM {table} WHERE parent_id = %s
+        UNION
+        SELECT child.id FROM {table} child JOIN tree ON child.parent_id = tree.id
+    )
+    UPDATE {table} SET revoked_at = %s
+    WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
+    RETURNING key_hash
+""".format(table=ApiKey._meta.db_table)
+
+
 @transaction.atomic
-def api_key_revoke(*, key: ApiKey, now: datetime) -> ApiKey:
+def api_key_revoke(*, key: ApiKey, now: datetime, by: ApiKey | None = None) -> ApiKey:
+    """Revoke a key and every key minted from it. A key revoking (`by`) may revoke only keys whose scopes
+    it holds itself, so a narrow key cannot cut off a broader one."""
     locked = ApiKey.objects.select_for_update().get(pk=key.pk)
     if locked.revoked_at is not None:
         raise InvalidTransition(f"API key was already revoked at {locked.revoked_at.isoformat()}")
+    if by is not None and ALL not in by.scopes:
+        beyond = [scope for scope in locked.scopes if scope not in by.scopes]
+        if beyond:
+            raise PermissionRefused(
+                f"This API key cannot revoke a key holding scope {beyond[0]!r}, which it does not hold itself",
+                field="scopes",
+            )
     locked.revoked_at = now
     locked.save(update_fields=["revoked_at"])
-    # This process stops accepting the key at once; others within FLUXBILL_API_KEY_CACHE_SECONDS.
-    forget_cached_key(locked.key_hash)
-    transaction.on_commit(lambda: forget_cached_key(locked.key_hash))
+    with connection.cursor() as cursor:
+        cursor.execute(_REVOKE_DESCENDANTS_SQL, [locked.pk, now])
+        hashes = [locked.key_hash, *(row[0] for row in cursor.fetchall())]
+    # This process stops accepting the keys at once; others within FLUXBILL_API_KEY_CACHE_SECONDS.
+    for digest in hashes:
+        forget_cached_key(digest)
+    transaction.on_commit(lambda: [forget_cached_key(digest) for digest in hashes])
     return locked
 
 

@@ -168,7 +168,7 @@ def world(db):
         customer=customer, subscription=subscription, kind="INTERIM", status="DRAFT", currency="USD",
         period_start=start, period_end=now - dt.timedelta(minutes=5),
     )  # fmt: skip
-    target_key, _ = make_api_key(scopes=["usage.read"], name="target")
+    target_key, _ = make_api_key(scopes=["api_keys.write"], name="target")  # a key with that one scope may revoke it
     # Which object a route with a <pk> is about, by the start of its name.
     ids = {
         "feature": meter.pk, "plan": plan.pk, "customer": customer.pk, "subscription": subscription.pk,

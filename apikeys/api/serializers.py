@@ -19,10 +19,14 @@ class ApiKeyInput(InputSerializer):
 
 class ApiKeyOutput(serializers.ModelSerializer):
     created_by = serializers.SerializerMethodField()
+    parent_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="The key that minted this one, if any.")
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "scopes", "created_by", "last_used_at", "expires_at", "revoked_at", "created_at"]
+        fields = [
+            "id", "name", "prefix", "scopes", "created_by", "parent_id", "last_used_at", "expires_at", "revoked_at",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_created_by(self, obj) -> str | None:

@@ -39,7 +39,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         key, raw_key = api_key_create(
             now=timezone.now(),
             created_by=None if by_key else request.user,
-            creator_scopes=request.user.key.scopes if by_key else None,
+            parent=request.user.key if by_key else None,
             **data.validated_data,
         )
         return Response(ApiKeyCreatedOutput(key, context={"raw_key": raw_key}).data, status=status.HTTP_201_CREATED)
@@ -47,7 +47,8 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(request=None, responses={200: ApiKeyOutput})
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        key = api_key_revoke(key=self.get_object(), now=timezone.now())
+        by = request.user.key if isinstance(request.user, ApiKeyPrincipal) else None
+        key = api_key_revoke(key=self.get_object(), now=timezone.now(), by=by)
         return Response(ApiKeyOutput(key).data)
 
 

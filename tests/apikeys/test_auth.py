@@ -93,7 +93,7 @@ def test_list_and_retrieve_never_show_the_key_or_its_hash(admin_api):
 
     assert listed.status_code == 200 and one.status_code == 200
     expected_fields = {
-        "id", "name", "prefix", "scopes", "created_by", "last_used_at", "expires_at", "revoked_at", "created_at"
+        "id", "name", "prefix", "scopes", "created_by", "parent_id", "last_used_at", "expires_at", "revoked_at", "created_at"
     }
     assert all(set(item) == expected_fields for item in listed.json()["results"])
     assert set(one.json()) == expected_fields
