@@ -123,6 +123,13 @@ def new_page(browser: Browser, live_server, request) -> Iterator[Callable[[], Pa
         page.js_errors = []
         page.dialogs = []
         page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        # Chromium reports what the Content-Security-Policy blocked as console errors: each is a failure too.
+        page.on(
+            "console",
+            lambda message: page.js_errors.append(f"CSP: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None,
+        )
 
         def on_dialog(dialog):
             page.dialogs.append(dialog.message)
