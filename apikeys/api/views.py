@@ -98,7 +98,14 @@ class LoginView(APIView):
         if not username:
             match = get_user_model().objects.filter(email__iexact=data.validated_data["email"]).first()
             username = match.get_username() if match else None
-        user = authenticate(request, username=username, password=data.validated_data["password"]) if username else None
+        password = data.validated_data["password"]
+        if username:
+            user = authenticate(request, username=username, password=password)
+        else:
+            # An unknown email costs one run of the hasher, as a wrong password does (Django's ModelBackend
+            # does the same for an unknown username): otherwise the answer's timing tells which emails exist.
+            get_user_model()().set_password(password)
+            user = None
         if user is None or not user.is_staff:
             return Response(error_body("Invalid credentials or not a staff account"), status=status.HTTP_401_UNAUTHORIZED)
         update_last_login(None, user)
