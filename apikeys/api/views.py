@@ -5,13 +5,14 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apikeys.authentication import ApiKeyPrincipal
+from apikeys.authentication import ApiKeyPrincipal, CookieJWTAuthentication
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, api_key_revoke
 from fluxbill.core import permissions as perms
@@ -136,4 +137,15 @@ class RefreshView(APIView):
             refresh = RefreshToken(raw)
         except TokenError:
             return Response(error_body("Refresh token is invalid or expired", "refresh"), status=status.HTTP_401_UNAUTHORIZED)
+        # The token alone says nothing of the user today: load them, so a deactivation, a password change
+        # or a lost staff flag ends the session here rather than at the refresh token's expiry.
+        try:
+            user = CookieJWTAuthentication().get_user(refresh)
+        except AuthenticationFailed:
+            user = None
+        if user is None or not user.is_staff:
+            return Response(
+                error_body("Refresh token is no longer valid for this account", "refresh"),
+                status=status.HTTP_401_UNAUTHORIZED,
+            )
         return _token_response(str(refresh.access_token), None)
