@@ -1,4 +1,5 @@
-"""How API callers prove who they are: `X-API-Key`, or a staff JWT in the `access_token` cookie."""
+"""How API callers prove who they are: `X-API-Key`, or a staff JWT (Bearer header, or the `access_token` cookie
+plus the CSRF token on unsafe methods)."""
 
 from __future__ import annotations
 
@@ -59,17 +60,31 @@ class CookieJWTAuthentication(JWTAuthentication):
 
     def authenticate(self, request):
         header = self.get_header(request)
-        if header is not None:
-            raw_token = self.get_raw_token(header)
-        else:
+        from_cookie = header is None
+        if from_cookie:
             raw_token = request.COOKIES.get(settings.JWT_ACCESS_COOKIE)
+        else:
+            raw_token = self.get_raw_token(header)
         if not raw_token:
             return None
         try:
             validated = self.get_validated_token(raw_token)
         except (InvalidToken, TokenError) as exc:
             raise exceptions.AuthenticationFailed("Access token is invalid or expired") from exc
-        return self.get_user(validated), validated
+        user = self.get_user(validated)
+        if from_cookie:
+            # The browser attaches the cookie to any request to this site, a forged cross-site one too;
+            # a Bearer header it never adds by itself, so only the cookie needs the CSRF token.
+            self.enforce_csrf(request)
+        return user, validated
+
+    def enforce_csrf(self, request) -> None:
+        """Django's CSRF check, as DRF's SessionAuthentication runs it (safe methods pass)."""
+        check = authentication.CSRFCheck(lambda request: None)
+        check.process_request(request)
+        reason = check.process_view(request, None, (), {})
+        if reason:
+            raise exceptions.PermissionDenied(f"CSRF Failed: {reason}")
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

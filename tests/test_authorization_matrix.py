@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -195,8 +196,10 @@ def _user(role: str | None, *, staff: bool = False):
     return user
 
 
-def _api_client(caller: str) -> APIClient:
-    client = APIClient()
+def _api_client(caller: str, *, csrf_token: bool = True) -> APIClient:
+    # A JWT-cookie caller is checked for CSRF as a browser would be (DRF's test client skips the check
+    # unless told); it sends the token, so its cells say what its permissions allow.
+    client = APIClient(enforce_csrf_checks=caller.endswith(" by JWT cookie"))
     now = timezone.now()
     if caller == "unknown key":
         client.credentials(HTTP_X_API_KEY="org_live_" + "x" * 43)
@@ -218,6 +221,10 @@ def _api_client(caller: str) -> APIClient:
             client.force_login(user)
         else:
             client.cookies[settings.JWT_ACCESS_COOKIE] = str(RefreshToken.for_user(user).access_token)
+            if csrf_token:
+                token = get_random_string(32)
+                client.cookies[settings.CSRF_COOKIE_NAME] = token
+                client.credentials(HTTP_X_CSRFTOKEN=token)
     return client
 
 
@@ -262,6 +269,22 @@ def test_api_matrix(world, settings, caller, name, method, body, scope, perm, ok
     else:
         response = getattr(client, method)(url, body, format="json") if body is not None else getattr(client, method)(url)
     assert response.status_code == _api_expected(caller, scope, perm, ok), response.content[:300]
+
+
+UNSAFE_STAFF_ROUTES = [r for r in API if r[1] != "get" and r[4] != PUBLIC]
+
+
+@pytest.mark.parametrize("name,method,body,scope,perm,ok", UNSAFE_STAFF_ROUTES, ids=[f"{r[1].upper()} {r[0]}" for r in UNSAFE_STAFF_ROUTES])
+def test_api_jwt_cookie_without_csrf_token_is_403(world, settings, name, method, body, scope, perm, ok):
+    """The same cells for Finance staff by JWT cookie, without the CSRF token: every write is refused."""
+    settings.FLUXBILL_RATE_LIMIT_SINGLE = settings.FLUXBILL_RATE_LIMIT_BULK = 0
+    client = _api_client("Finance staff by JWT cookie", csrf_token=False)
+    url = _url(name, world["ids"])
+
+    response = getattr(client, method)(url, body, format="json") if body is not None else getattr(client, method)(url)
+
+    assert response.status_code == 403, response.content[:300]
+    assert "CSRF" in response.json()["error"]
 
 
 def _dashboard_expected(caller: str, perm: str, ok: int) -> int:

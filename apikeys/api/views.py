@@ -5,13 +5,14 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apikeys.authentication import ApiKeyPrincipal
+from apikeys.authentication import ApiKeyPrincipal, CookieJWTAuthentication
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, api_key_revoke
 from fluxbill.core import permissions as perms
@@ -99,7 +100,14 @@ class LoginView(APIView):
         if not username:
             match = get_user_model().objects.filter(email__iexact=data.validated_data["email"]).first()
             username = match.get_username() if match else None
-        user = authenticate(request, username=username, password=data.validated_data["password"]) if username else None
+        password = data.validated_data["password"]
+        if username:
+            user = authenticate(request, username=username, password=password)
+        else:
+            # An unknown email costs one run of the hasher, as a wrong password does (Django's ModelBackend
+            # does the same for an unknown username): otherwise the answer's timing tells which emails exist.
+            get_user_model()().set_password(password)
+            user = None
         if user is None or not user.is_staff:
             return Response(error_body("Invalid credentials or not a staff account"), status=status.HTTP_401_UNAUTHORIZED)
         update_last_login(None, user)
@@ -130,4 +138,15 @@ class RefreshView(APIView):
             refresh = RefreshToken(raw)
         except TokenError:
             return Response(error_body("Refresh token is invalid or expired", "refresh"), status=status.HTTP_401_UNAUTHORIZED)
+        # The token alone says nothing of the user today: load them, so a deactivation, a password change
+        # or a lost staff flag ends the session here rather than at the refresh token's expiry.
+        try:
+            user = CookieJWTAuthentication().get_user(refresh)
+        except AuthenticationFailed:
+            user = None
+        if user is None or not user.is_staff:
+            return Response(
+                error_body("Refresh token is no longer valid for this account", "refresh"),
+                status=status.HTTP_401_UNAUTHORIZED,
+            )
         return _token_response(str(refresh.access_token), None)
