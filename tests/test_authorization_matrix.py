@@ -274,7 +274,9 @@ def test_api_matrix(world, settings, caller, name, method, body, scope, perm, ok
 UNSAFE_STAFF_ROUTES = [r for r in API if r[1] != "get" and r[4] != PUBLIC]
 
 
-@pytest.mark.parametrize("name,method,body,scope,perm,ok", UNSAFE_STAFF_ROUTES, ids=[f"{r[1].upper()} {r[0]}" for r in UNSAFE_STAFF_ROUTES])
+@pytest.mark.parametrize(
+    "name,method,body,scope,perm,ok", UNSAFE_STAFF_ROUTES, ids=[f"{r[1].upper()} {r[0]}" for r in UNSAFE_STAFF_ROUTES]
+)
 def test_api_jwt_cookie_without_csrf_token_is_403(world, settings, name, method, body, scope, perm, ok):
     """The same cells for Finance staff by JWT cookie, without the CSRF token: every write is refused."""
     settings.FLUXBILL_RATE_LIMIT_SINGLE = settings.FLUXBILL_RATE_LIMIT_BULK = 0
