@@ -91,6 +91,7 @@ class LoginView(APIView):
         responses={
             200: _TOKEN_RESPONSE,
             401: OpenApiResponse(ErrorResponse, description="Wrong credentials, or not a staff account."),
+            429: OpenApiResponse(ErrorResponse, description="Locked out after repeated failures (for a while)."),
         },
     )
     def post(self, request):
@@ -108,6 +109,11 @@ class LoginView(APIView):
             # does the same for an unknown username): otherwise the answer's timing tells which emails exist.
             get_user_model()().set_password(password)
             user = None
+        if getattr(request, "axes_locked_out", False):  # set by django-axes' backend during authenticate()
+            return Response(
+                error_body("Too many failed logins for this account from this address; try again later", field="password"),
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
         if user is None or not user.is_staff:
             return Response(error_body("Invalid credentials or not a staff account"), status=status.HTTP_401_UNAUTHORIZED)
         update_last_login(None, user)

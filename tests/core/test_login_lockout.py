@@ -36,3 +36,19 @@ def test_a_success_before_the_limit_resets_the_count():
     client.post("/logout/")
     for _ in range(3):
         assert client.post("/login/", {"username": "support", "password": "wrong"}).status_code == 200
+
+
+def test_the_api_login_locks_out_too_and_answers_429_in_json(settings):
+    UserFactory(username="api-user", email="api@example.com", is_staff=True)
+    client = Client()
+
+    def login(password):
+        return client.post("/api/v1/auth/login", {"email": "api@example.com", "password": password}, content_type="application/json")
+
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert login("wrong").status_code == 401
+    assert login("wrong").status_code == 429
+    locked = login("pass-word-123")
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.json()["error"]
+    assert "access_token" not in locked.cookies
