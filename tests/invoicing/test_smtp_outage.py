@@ -75,6 +75,8 @@ def test_invoices_stay_open_and_are_emailed_once_smtp_is_back():
         FLUXBILL_INVOICE_GRACE_PERIOD="0",
         FLUXBILL_EMAIL_RETRY_BASE_SECONDS="1",
         FLUXBILL_EMAIL_RETRY_MAX_SECONDS="2",
+        # Retries every 1-2 s while the test waits for all five failures: never let one run out of attempts.
+        FLUXBILL_EMAIL_MAX_ATTEMPTS="1000",
         DEBUG="false",
     )
     worker = subprocess.Popen(
