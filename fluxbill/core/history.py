@@ -1,0 +1,85 @@
+"""Trigger-based history of the billing models: who changed what, when, and why.
+
+A PostgreSQL trigger (django-pghistory) writes one row per insert, update and delete of a tracked
+model into its `<Model>History` table, so raw SQL and bulk updates are captured as well as `save()`.
+Each row points at a `pghistory.Context` holding who did it: the dashboard user (id and email, from
+`HistoryMiddleware` below), the API key's prefix (apikeys' authentication), the Celery task's name
+(core's apps.py) and a reason where a service gives one (`invoice_void`). A write with no open
+context (a shell, a migration, raw SQL outside a request) is still recorded, with no actor.
+
+Usage events and invoice lines are not tracked: events are append-only already and far too many,
+and lines are rebuilt by the services that own the invoice, whose own history is tracked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pghistory
+from pghistory.middleware import HistoryMiddleware as _PghistoryMiddleware
+
+# Never snapshot: `updated_at` moves on every save; on ApiKey, callers add `key_hash` (a secret) and
+# `last_used_at` (moved by every ingested event).
+ALWAYS_EXCLUDED = ("updated_at",)
+
+# Paths whose POSTs are ingestion: a history context there would prepend a set_config to every
+# statement of the hottest path, for tables that are not tracked.
+UNTRACKED_PATHS = ("/api/v1/sdk/track", "/api/v1/events", "/api/v1/events/bulk", "/api/v1/usage")
+
+
+def tracked(*, exclude: tuple[str, ...] = (), **options: Any):
+    """The `pghistory.track` decorator with Fluxbill's defaults: insert, update, delete; no `updated_at`.
+
+    The event model is `<Model>History` (invoicing has its own `InvoiceEvent`, the business audit trail)
+    and the link back `obj.history` (not pghistory's default `events`, which Meter's usage events already
+    use); its table is append-only; the roles get only its view permission.
+    """
+    options.setdefault("obj_field", pghistory.ObjForeignKey(related_name="history"))
+    options.setdefault("append_only", True)
+    options.setdefault("meta", {"default_permissions": ("view",)})
+
+    def decorate(model_class):
+        return pghistory.track(
+            pghistory.InsertEvent(),
+            pghistory.UpdateEvent(),
+            pghistory.DeleteEvent(),
+            exclude=[*ALWAYS_EXCLUDED, *exclude],
+            model_name=options.pop("model_name", f"{model_class.__name__}History"),
+            **options,
+        )(model_class)
+
+    return decorate
+
+
+class HistoryMiddleware(_PghistoryMiddleware):
+    """Opens a history context (user id, email, path) for writes, except on the ingestion paths."""
+
+    def get_context(self, request) -> dict[str, Any]:
+        context = super().get_context(request)
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            context["email"] = user.email
+        return context
+
+    def __call__(self, request):
+        if request.path.rstrip("/") in UNTRACKED_PATHS:
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+# One open context per running task, keyed by task id (prerun and postrun run in the task's thread).
+_task_contexts: dict[str, Any] = {}
+
+
+def task_history_open(sender=None, task_id=None, task=None, **kwargs) -> None:
+    """Celery `task_prerun`: the task's writes are recorded with its name."""
+    context = pghistory.context(task=task.name)
+    context.__enter__()
+    _task_contexts[task_id] = context
+
+
+def task_history_close(sender=None, task_id=None, task=None, **kwargs) -> None:
+    """Celery `task_postrun`: closes what `task_history_open` opened."""
+    context = _task_contexts.pop(task_id, None)
+    if context is not None:
+        context.__exit__(None, None, None)
