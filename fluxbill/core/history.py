@@ -13,6 +13,7 @@ and lines are rebuilt by the services that own the invoice, whose own history is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pghistory
@@ -83,3 +84,77 @@ def task_history_close(sender=None, task_id=None, task=None, **kwargs) -> None:
     context = _task_contexts.pop(task_id, None)
     if context is not None:
         context.__exit__(None, None, None)
+
+
+# --- reading it back: the history panel and admin's history page -----------------------------------
+
+HISTORY_PANEL_ROWS = 20
+
+
+@dataclass(frozen=True)
+class HistoryChange:
+    field: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: Any
+    label: str  # insert, update, delete
+    who: str
+    reason: str
+    changes: list[HistoryChange]
+
+
+def _who(context) -> str:
+    """Who made a change, from its context: the person, the API key, the task, or nobody known."""
+    if context is None:
+        return "system (no actor recorded)"
+    metadata = context.metadata or {}
+    if metadata.get("email") or metadata.get("user"):
+        return metadata.get("email") or f"user #{metadata['user']}"
+    if metadata.get("api_key"):
+        return f"API key {metadata['api_key']}"
+    if metadata.get("task"):
+        return f"task {metadata['task']}"
+    return "system (no actor recorded)"
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "—"
+    return str(value)
+
+
+def history_entries(obj, *, limit: int = HISTORY_PANEL_ROWS) -> list[HistoryEntry]:
+    """The object's latest `limit` changes, newest first, each with the fields it changed (old → new).
+
+    One query: the newest limit + 1 snapshots (the extra one is the "before" of the oldest shown).
+    """
+    event_model = type(obj).pgh_event_model
+    tracked_fields = [
+        field for field in event_model._meta.concrete_fields
+        if not field.name.startswith("pgh_") and field.name != "id"
+    ]
+    rows = list(obj.history.select_related("pgh_context").order_by("-pgh_id")[: limit + 1])
+    entries = []
+    for index, row in enumerate(rows[:limit]):
+        before = rows[index + 1] if index + 1 < len(rows) else None
+        changes = []
+        if row.pgh_label == "update" and before is not None:
+            for field in tracked_fields:
+                old, new = getattr(before, field.attname), getattr(row, field.attname)
+                if old != new:
+                    changes.append(HistoryChange(field=field.verbose_name, old=_shown(old), new=_shown(new)))
+        context = row.pgh_context
+        entries.append(
+            HistoryEntry(
+                when=row.pgh_created_at,
+                label=row.pgh_label,
+                who=_who(context),
+                reason=(context.metadata or {}).get("reason", "") if context is not None else "",
+                changes=changes,
+            )
+        )
+    return entries

@@ -155,3 +155,34 @@ def test_reads_and_ingestion_open_no_history_context(key_client):
                     factory.post("/api/v1/sdk/track"), factory.post("/api/v1/usage"), factory.post("/customers/new/")):
         middleware(request)
     assert seen == [False, False, False, False, False, True]
+
+
+# --- the history panel ---------------------------------------------------------------------------
+
+
+def test_the_customer_page_shows_who_changed_what_newest_first(finance_client):
+    customer = CustomerFactory(name="Acme", external_id="acme-001", address="1 Old Road")
+    finance_client.post(
+        f"/customers/{customer.pk}/edit/",
+        {"name": "Acme", "email": "", "external_id": "acme-001", "address": "2 New Street"},
+    )
+    page = finance_client.get(f"/customers/{customer.pk}/").content.decode()
+    panel = page[page.index('id="history"'):]
+    assert panel.index('data-history="update"') < panel.index('data-history="insert"')
+    assert "address: 1 Old Road → 2 New Street" in panel
+    assert finance_client.user.email in panel
+    assert "system (no actor recorded)" in panel  # the factory's insert
+    assert "style=" not in panel and "<script" not in panel
+
+
+def test_the_panel_is_one_query_and_bounded(django_assert_num_queries):
+    from fluxbill.core.history import history_entries
+
+    customer = CustomerFactory(name="v0")
+    for i in range(1, 30):
+        Customer.objects.filter(pk=customer.pk).update(name=f"v{i}")
+    with django_assert_num_queries(1):
+        entries = history_entries(customer, limit=5)
+    assert [(c.old, c.new) for c in entries[0].changes] == [("v28", "v29")]
+    assert [(c.old, c.new) for c in entries[-1].changes] == [("v24", "v25")]
+    assert len(entries) == 5
