@@ -3,6 +3,7 @@ plus the CSRF token on unsafe methods)."""
 
 from __future__ import annotations
 
+import pghistory
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -48,6 +49,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             key = api_key_authenticate(raw_key=raw_key.strip(), now=timezone.now(), cached=cached)
         except KeyRejected as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from exc
+        # Adds to the request's history context, if one is open (writes only): who made the change.
+        pghistory.context(api_key=key.prefix)
         return ApiKeyPrincipal(key), key
 
     def authenticate_header(self, request) -> str:

@@ -4,7 +4,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from fluxbill.core.history import tracked
 
+
+@tracked(exclude=("key_hash", "last_used_at"))
 class ApiKey(models.Model):
     """A secret a backend sends as `X-API-Key`. Only its SHA-256 is stored; the key is shown once.
 

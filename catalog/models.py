@@ -3,6 +3,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from fluxbill.core.history import tracked
+
 from .choices import BillingInterval, ChargeType, PlanType, PricingModel
 
 # Prices can be fractions of a cent (e.g. 0.00002 per token); amounts billed are rounded per line.
@@ -12,6 +14,7 @@ AMOUNT_MAX_DIGITS = 20
 AMOUNT_DECIMAL_PLACES = 4
 
 
+@tracked()
 class Plan(models.Model):
     """What a customer pays for, per billing interval, in one currency. Holds the charges."""
 
@@ -41,6 +44,7 @@ class Plan(models.Model):
         return f"{self.name} ({self.lookup_id})"
 
 
+@tracked()
 class Charge(models.Model):
     """One priced component of a plan: a fixed fee per period, or usage of a meter priced by a model.
 

@@ -5,10 +5,12 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.choices import BillingInterval
+from fluxbill.core.history import tracked
 
 from .choices import SubscriptionStatus
 
 
+@tracked()
 class Customer(models.Model):
     """Someone who is billed. `external_id` is the client's own identifier, used by event ingestion."""
 
@@ -34,6 +36,7 @@ class Customer(models.Model):
         return self.name or self.external_id
 
 
+@tracked()
 class Subscription(models.Model):
     """A customer on a plan. Periods are calendar steps anchored on `start_date` (customers.periods).
 

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
+from fluxbill.core.history import tracked
 from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 
 from .choices import InvoiceKind, InvoiceStatus, LineKind
@@ -14,6 +15,7 @@ def _money_field(**kwargs) -> models.DecimalField:
     return models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs)
 
 
+@tracked()
 class Invoice(models.Model):
     """A bill for one subscription period (PERIOD), part of one (INTERIM), or made by hand (MANUAL).
 

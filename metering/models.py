@@ -3,12 +3,15 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from fluxbill.core.history import tracked
+
 from .choices import AggregationType
 
 QUANTITY_MAX_DIGITS = 28
 QUANTITY_DECIMAL_PLACES = 10
 
 
+@tracked()
 class Meter(models.Model):
     """What is measured: events named `event_name`, aggregated over a period into billable units.
 

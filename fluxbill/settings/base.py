@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "pgtrigger",
+    "pghistory",
     "fluxbill.core",
     "apikeys",
     "metering",
@@ -44,6 +46,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who made each write of a tracked model (fluxbill/core/history.py); after authentication.
+    "fluxbill.core.history.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -51,6 +55,10 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lockout flagged during authentication into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
+
+# History contexts (fluxbill/core/history.py) for writes only: reads write nothing tracked, and an open
+# context prepends a set_config to every statement.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 ROOT_URLCONF = "fluxbill.urls"
 WSGI_APPLICATION = "fluxbill.wsgi.application"

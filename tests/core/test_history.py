@@ -1,0 +1,155 @@
+"""History (fluxbill/core/history.py): every create, change and delete of a tracked model leaves a row
+saying who, when, what changed and why, whoever made it: a dashboard user, an API key, raw SQL."""
+
+from datetime import timedelta
+
+import pghistory
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from customers.models import Customer
+from invoicing.choices import InvoiceStatus
+from invoicing.models import Invoice
+from invoicing.services.lifecycle import invoice_void
+from tests.invoicing.builders import ACTOR
+from tests.dashboard.conftest import finance_client  # noqa: F401 (a fixture)
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _history(obj):
+    """The object's history rows, oldest first."""
+    return list(obj.history.select_related("pgh_context").order_by("pgh_id"))
+
+
+def test_editing_an_address_on_the_dashboard_records_the_user_and_both_addresses(finance_client):
+    customer = CustomerFactory(name="Acme", external_id="acme-001", address="1 Old Road")
+    response = finance_client.post(
+        f"/customers/{customer.pk}/edit/",
+        {"name": "Acme", "email": "", "external_id": "acme-001", "address": "2 New Street"},
+    )
+    assert response.status_code == 302
+    insert, update = _history(customer)
+    assert (insert.pgh_label, insert.address) == ("insert", "1 Old Road")
+    assert (update.pgh_label, update.address) == ("update", "2 New Street")
+    user = finance_client.user
+    assert update.pgh_context.metadata["user"] == user.pk
+    assert update.pgh_context.metadata["email"] == user.email
+    assert update.pgh_context.metadata["url"] == f"/customers/{customer.pk}/edit/"
+    # What changed, old → new, straight from pghistory's diff of consecutive rows.
+    diff = pghistory.models.Events.objects.references(customer).filter(pgh_label="update").get().pgh_diff
+    assert diff["address"] == ["1 Old Road", "2 New Street"]
+    assert "updated_at" not in diff
+
+
+def test_raw_sql_is_recorded_with_no_actor():
+    customer = CustomerFactory(address="1 Old Road")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE customers_customer SET address = %s WHERE id = %s", ["3 Raw Lane", customer.pk])
+    update = _history(customer)[-1]
+    assert (update.pgh_label, update.address, update.pgh_context) == ("update", "3 Raw Lane", None)
+
+
+def test_a_save_changing_nothing_but_updated_at_records_nothing():
+    customer = CustomerFactory()
+    customer.save()
+    assert [row.pgh_label for row in _history(customer)] == ["insert"]
+
+
+def test_a_delete_is_recorded_with_the_last_values():
+    customer = CustomerFactory(name="Gone Ltd")
+    pk = customer.pk
+    customer.delete()
+    rows = list(Customer.pgh_event_model.objects.filter(pgh_obj_id=pk).order_by("pgh_id"))
+    assert [(row.pgh_label, row.name) for row in rows] == [("insert", "Gone Ltd"), ("delete", "Gone Ltd")]
+
+
+def test_an_api_write_records_the_key_prefix(key_client):
+    from apikeys.models import ApiKey
+
+    client = key_client("*")
+    response = client.post("/api/v1/customers", {"external_id": "via-api", "name": "Via API"}, format="json")
+    assert response.status_code == 201, response.content
+    customer = Customer.objects.get(external_id="via-api")
+    (insert,) = _history(customer)
+    assert insert.pgh_context.metadata["api_key"] == ApiKey.objects.get().prefix
+    assert insert.pgh_context.metadata["user"] is None
+
+
+def test_api_key_history_has_no_key_hash_and_ignores_last_used_at(key_client):
+    from apikeys.models import ApiKey
+
+    key_client("*").get("/api/v1/customers")
+    key = ApiKey.objects.get()
+    event_fields = {f.name for f in ApiKey.pgh_event_model._meta.fields}
+    assert "prefix" in event_fields
+    assert not {"key_hash", "last_used_at", "updated_at"} & event_fields
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    assert [row.pgh_label for row in key.history.all()] == ["insert"]
+
+
+def test_voiding_records_the_reason():
+    customer = CustomerFactory()
+    now = timezone.now()
+    invoice = Invoice.objects.create(customer=customer, currency="USD", period_start=now - timedelta(days=30), period_end=now)
+    with pghistory.context(url="/invoices/void"):  # what the middleware opens for the request
+        invoice_void(invoice=invoice, now=now, actor=ACTOR, reason="made by mistake")
+    update = _history(invoice)[-1]
+    assert (update.pgh_label, update.status) == ("update", InvoiceStatus.VOID)
+    assert update.pgh_context.metadata["reason"] == "made by mistake"
+
+
+def test_reads_and_ingestion_open_no_history_context(key_client):
+    from fluxbill.core.history import HistoryMiddleware
+
+    seen = []
+
+    def view(request):
+        from pghistory import runtime
+
+        seen.append(hasattr(runtime._tracker, "value"))
+        from django.http import HttpResponse
+
+        return HttpResponse()
+
+    from django.test import RequestFactory
+
+    middleware = HistoryMiddleware(view)
+    factory = RequestFactory()
+    for request in (factory.get("/customers/"), factory.post("/api/v1/events"), factory.post("/api/v1/events/bulk"),
+                    factory.post("/api/v1/sdk/track"), factory.post("/api/v1/usage"), factory.post("/customers/new/")):
+        middleware(request)
+    assert seen == [False, False, False, False, False, True]
+
+
+# --- the history panel ---------------------------------------------------------------------------
+
+
+def test_the_customer_page_shows_who_changed_what_newest_first(finance_client):
+    customer = CustomerFactory(name="Acme", external_id="acme-001", address="1 Old Road")
+    finance_client.post(
+        f"/customers/{customer.pk}/edit/",
+        {"name": "Acme", "email": "", "external_id": "acme-001", "address": "2 New Street"},
+    )
+    page = finance_client.get(f"/customers/{customer.pk}/").content.decode()
+    panel = page[page.index('id="history"'):]
+    assert panel.index('data-history="update"') < panel.index('data-history="insert"')
+    assert "address: 1 Old Road → 2 New Street" in panel
+    assert finance_client.user.email in panel
+    assert "system (no actor recorded)" in panel  # the factory's insert
+    assert "style=" not in panel and "<script" not in panel
+
+
+def test_the_panel_is_one_query_and_bounded(django_assert_num_queries):
+    from fluxbill.core.history import history_entries
+
+    customer = CustomerFactory(name="v0")
+    for i in range(1, 30):
+        Customer.objects.filter(pk=customer.pk).update(name=f"v{i}")
+    with django_assert_num_queries(1):
+        entries = history_entries(customer, limit=5)
+    assert [(c.old, c.new) for c in entries[0].changes] == [("v28", "v29")]
+    assert [(c.old, c.new) for c in entries[-1].changes] == [("v24", "v25")]
+    assert len(entries) == 5
