@@ -15,3 +15,10 @@ class CoreConfig(AppConfig):
         # After every migrate (and every test flush) the roles hold exactly their permissions, new ones
         # included. post_migrate is sent only for apps with models, which this one has not: hang it on auth's.
         post_migrate.connect(roles_sync_after_migrate, sender=apps.get_app_config("auth"), dispatch_uid="fluxbill-roles-sync")
+        # History rows written by a task name it (fluxbill/core/history.py).
+        from celery.signals import task_postrun, task_prerun
+
+        from .history import task_history_close, task_history_open
+
+        task_prerun.connect(task_history_open, dispatch_uid="fluxbill-history-task-open")
+        task_postrun.connect(task_history_close, dispatch_uid="fluxbill-history-task-close")

@@ -3,7 +3,8 @@
 A PostgreSQL trigger (django-pghistory) writes one row per insert, update and delete of a tracked
 model into its `<Model>History` table, so raw SQL and bulk updates are captured as well as `save()`.
 Each row points at a `pghistory.Context` holding who did it: the dashboard user (id and email, from
-`HistoryMiddleware` below), the API key's prefix (apikeys' authentication) and a reason where a service gives one (`invoice_void`). A write with no open
+`HistoryMiddleware` below), the API key's prefix (apikeys' authentication), the Celery task's name
+(core's apps.py) and a reason where a service gives one (`invoice_void`). A write with no open
 context (a shell, a migration, raw SQL outside a request) is still recorded, with no actor.
 
 Usage events and invoice lines are not tracked: events are append-only already and far too many,
@@ -65,6 +66,24 @@ class HistoryMiddleware(_PghistoryMiddleware):
         if request.path.rstrip("/") in UNTRACKED_PATHS:
             return self.get_response(request)
         return super().__call__(request)
+
+
+# One open context per running task, keyed by task id (prerun and postrun run in the task's thread).
+_task_contexts: dict[str, Any] = {}
+
+
+def task_history_open(sender=None, task_id=None, task=None, **kwargs) -> None:
+    """Celery `task_prerun`: the task's writes are recorded with its name."""
+    context = pghistory.context(task=task.name)
+    context.__enter__()
+    _task_contexts[task_id] = context
+
+
+def task_history_close(sender=None, task_id=None, task=None, **kwargs) -> None:
+    """Celery `task_postrun`: closes what `task_history_open` opened."""
+    context = _task_contexts.pop(task_id, None)
+    if context is not None:
+        context.__exit__(None, None, None)
 
 
 # --- reading it back: the history panel and admin's history page -----------------------------------

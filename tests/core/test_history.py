@@ -1,5 +1,5 @@
 """History (fluxbill/core/history.py): every create, change and delete of a tracked model leaves a row
-saying who, when, what changed and why, whoever made it: a dashboard user, an API key, raw SQL."""
+saying who, when, what changed and why, whoever made it: a dashboard user, an API key, a task, raw SQL."""
 
 from datetime import timedelta
 
@@ -9,6 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer
+from fluxbill.celery import app as celery_app
+from fluxbill.core.history import task_history_close, task_history_open
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
 from invoicing.services.lifecycle import invoice_void
@@ -99,6 +101,38 @@ def test_voiding_records_the_reason():
     update = _history(invoice)[-1]
     assert (update.pgh_label, update.status) == ("update", InvoiceStatus.VOID)
     assert update.pgh_context.metadata["reason"] == "made by mistake"
+
+
+@celery_app.task(name="tests.history_rename_customer")
+def _rename_customer(customer_id: str) -> None:
+    Customer.objects.filter(pk=customer_id).update(name="Renamed by task")
+
+
+def test_a_write_in_a_task_records_the_task_name():
+    customer = CustomerFactory()
+    _rename_customer.apply(args=[str(customer.pk)]).get()
+    update = _history(customer)[-1]
+    assert update.name == "Renamed by task"
+    assert update.pgh_context.metadata["task"] == "tests.history_rename_customer"
+
+
+def test_the_task_handlers_open_and_close_one_context():
+    class FakeTask:
+        name = "invoicing.rollover_subscriptions"
+
+    customer = CustomerFactory()
+    task_history_open(task_id="t-1", task=FakeTask())
+    try:
+        Customer.objects.filter(pk=customer.pk).update(name="In task")
+    finally:
+        task_history_close(task_id="t-1", task=FakeTask())
+    in_task = _history(customer)[-1]
+    assert (in_task.name, in_task.pgh_context.metadata["task"]) == ("In task", "invoicing.rollover_subscriptions")
+    # Closed: no more statements are prefixed (the set_config itself is local to the transaction,
+    # which in a test is the whole test).
+    from pghistory import runtime
+
+    assert not hasattr(runtime._tracker, "value")
 
 
 def test_reads_and_ingestion_open_no_history_context(key_client):
