@@ -13,6 +13,7 @@ and lines are rebuilt by the services that own the invoice, whose own history is
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,14 +41,22 @@ def tracked(*, exclude: tuple[str, ...] = (), **options: Any):
     options.setdefault("meta", {"default_permissions": ("view",)})
 
     def decorate(model_class):
-        return pghistory.track(
+        name = options.pop("model_name", f"{model_class.__name__}History")
+        tracked_class = pghistory.track(
             pghistory.InsertEvent(),
             pghistory.UpdateEvent(),
             pghistory.DeleteEvent(),
             exclude=[*ALWAYS_EXCLUDED, *exclude],
-            model_name=options.pop("model_name", f"{model_class.__name__}History"),
+            model_name=name,
             **options,
         )(model_class)
+        # pghistory puts the event model beside the tracked one, in its models module.
+        event_model = getattr(sys.modules[model_class.__module__], name)
+        event_model.__doc__ = (
+            f"One insert, update or delete of a {model_class.__name__}: the row as it was after it (before it, for a "
+            "delete), written by a database trigger, with the context naming who did it."
+        )
+        return tracked_class
 
     return decorate
 
