@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 
 from ..choices import InvoiceStatus
-from ..models import Invoice
+from ..models import Invoice, InvoiceDocument
 from .generation import _audit, invoice_recompute
 
 
@@ -143,6 +143,11 @@ def _finalize_failed(invoice_id, exc: Exception, *, now: datetime, actor) -> Non
 
 
 @transaction.atomic
+def _document_outdated(invoice: Invoice) -> None:
+    """The stored PDF shows the status; after a transition the next download renders the new one."""
+    InvoiceDocument.objects.filter(invoice_id=invoice.pk).delete()
+
+
 def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") -> Invoice:
     invoice = _locked(invoice)
     _require(invoice, (InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "void")
@@ -153,6 +158,7 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
     # broke the SMTP-outage worker test afterwards (tests/invoicing/test_smtp_outage.py): not understood yet.
     pghistory.context(reason=reason)
     invoice.save()
+    _document_outdated(invoice)
     _audit(invoice, action="voided", actor=actor, from_status=before, to_status=InvoiceStatus.VOID, detail=reason).save()
     return invoice
 
@@ -175,6 +181,7 @@ def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: dateti
     invoice.paid_at = paid_at or now
     invoice.payment_reference = reference or ""
     invoice.save()
+    _document_outdated(invoice)
     _audit(invoice, action="marked_paid", actor=actor, from_status=before, to_status=InvoiceStatus.PAID,
            detail=reference).save()
     return invoice
@@ -186,6 +193,7 @@ def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime, actor) -> Inv
     _require(invoice, (InvoiceStatus.OPEN,), "mark uncollectible")
     invoice.status = InvoiceStatus.UNCOLLECTIBLE
     invoice.save()
+    _document_outdated(invoice)
     _audit(invoice, action="marked_uncollectible", actor=actor, from_status=InvoiceStatus.OPEN,
            to_status=InvoiceStatus.UNCOLLECTIBLE).save()
     return invoice

@@ -104,3 +104,25 @@ def test_a_drafts_pdf_is_rendered_each_time_and_not_stored(renders, admin_api):
         assert admin_api.get(f"/api/v1/invoices/{draft.pk}/pdf").status_code == 200
     assert len(renders) == 2
     assert not InvoiceDocument.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_status_change_renders_the_pdf_again_so_it_shows_the_new_status(renders, admin_api):
+    import io
+
+    from pypdf import PdfReader
+
+    from invoicing.services import invoice_mark_paid
+
+    draft, _, _ = period_draft(units=5, email="ap@acme.test", name="Acme Ltd")
+    invoice = invoice_finalize(invoice=draft, now=NOW, actor=ACTOR)
+    first = admin_api.get(f"/api/v1/invoices/{invoice.pk}/pdf").content
+    invoice_mark_paid(invoice=invoice, now=NOW, actor=ACTOR)
+    assert not InvoiceDocument.objects.filter(invoice=invoice).exists()
+    second = admin_api.get(f"/api/v1/invoices/{invoice.pk}/pdf").content
+
+    def text(pdf: bytes) -> str:
+        return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+    assert "Open" in text(first) and "Paid" in text(second)
+    assert len(renders) == 2 and InvoiceDocument.objects.filter(invoice=invoice).count() == 1
