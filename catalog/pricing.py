@@ -9,7 +9,7 @@ Tier i covers the units in (up_to of tier i-1, up_to of tier i].
 - package:   ceil(units / package_size) × package_price
 
 `free_units` come off the quantity first. Zero billable units cost nothing in every model.
-The amount is rounded once, by fluxbill.core.money.round_money.
+The amount is computed exactly (fluxbill.core.money.exact_arithmetic) and rounded once, by round_money.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from fluxbill.core.errors import InvalidInput
 from fluxbill.core.fields import decimal_to_string
-from fluxbill.core.money import round_money
+from fluxbill.core.money import exact_arithmetic, round_money
+from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 
 from .choices import PricingModel
+from .models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
 
 ZERO = Decimal(0)
 
@@ -49,7 +51,9 @@ class PricedUsage:
     breakdown: list[dict] = field(default_factory=list)
 
 
-def _decimal(value, field_name: str, *, allow_none: bool = False, positive: bool = False) -> Decimal | None:
+def _decimal(
+    value, field_name: str, *, allow_none: bool = False, positive: bool = False, column: tuple[int, int] | None = None
+) -> Decimal | None:
     if value is None:
         if allow_none:
             return None
@@ -66,7 +70,26 @@ def _decimal(value, field_name: str, *, allow_none: bool = False, positive: bool
         raise InvalidInput(f"{field_name} must be greater than 0", field=field_name)
     if number < 0:
         raise InvalidInput(f"{field_name} must not be negative", field=field_name)
+    if column is not None:
+        _check_column(number, field_name, column)
     return number
+
+
+def _check_column(number: Decimal, field_name: str, column: tuple[int, int]) -> None:
+    """Refuse a tier value wider than the column the same value has elsewhere (see README, Bounds)."""
+    max_digits, places = column
+    if number.adjusted() >= max_digits - places:
+        raise InvalidInput(f"{field_name} must be less than 10^{max_digits - places}", field=field_name)
+    if number.as_tuple().exponent < -places:
+        raise InvalidInput(f"{field_name} may have at most {places} decimal places", field=field_name)
+
+
+# A tier's up_to is compared with quantities, its unit_price is a price and its flat_amount an amount: each is held
+# to the bounds of the column such a value is stored in, so a tier can never price what an invoice cannot hold
+# only because one of its own numbers is absurd.
+UP_TO_COLUMN = (QUANTITY_MAX_DIGITS, QUANTITY_DECIMAL_PLACES)
+UNIT_PRICE_COLUMN = (PRICE_MAX_DIGITS, PRICE_DECIMAL_PLACES)
+FLAT_AMOUNT_COLUMN = (AMOUNT_MAX_DIGITS, AMOUNT_DECIMAL_PLACES)
 
 
 MAX_TIERS = 100
@@ -88,7 +111,7 @@ def parse_tiers(raw, field_name: str = "tiers") -> list[Tier]:
         if unknown:
             raise InvalidInput(f"{where} has unknown field {sorted(unknown)[0]!r}", field=where)
         is_last = index == len(raw) - 1
-        up_to = _decimal(item.get("up_to"), f"{where}.up_to", allow_none=True, positive=True)
+        up_to = _decimal(item.get("up_to"), f"{where}.up_to", allow_none=True, positive=True, column=UP_TO_COLUMN)
         if is_last and up_to is not None:
             raise InvalidInput(f"{where}.up_to must be null: the last tier has no upper bound", field=f"{where}.up_to")
         if not is_last and up_to is None:
@@ -99,8 +122,8 @@ def parse_tiers(raw, field_name: str = "tiers") -> list[Tier]:
             raise InvalidInput(
                 f"{where}.up_to must be greater than the previous tier's up_to ({previous})", field=f"{where}.up_to"
             )
-        unit_price = _decimal(item.get("unit_price", 0), f"{where}.unit_price")
-        flat_amount = _decimal(item.get("flat_amount", 0), f"{where}.flat_amount")
+        unit_price = _decimal(item.get("unit_price", 0), f"{where}.unit_price", column=UNIT_PRICE_COLUMN)
+        flat_amount = _decimal(item.get("flat_amount", 0), f"{where}.flat_amount", column=FLAT_AMOUNT_COLUMN)
         tiers.append(Tier(up_to=up_to, unit_price=unit_price, flat_amount=flat_amount))
         previous = up_to
     return tiers
@@ -170,42 +193,43 @@ def price_usage(
     free_units: Decimal = ZERO,
 ) -> PricedUsage:
     """Price `quantity` units; the amount is rounded to the currency's minor unit."""
-    quantity = Decimal(quantity)
-    billable = max(ZERO, quantity - Decimal(free_units or 0))
-    breakdown: list[dict] = []
-    shown_unit_price = unit_price
-    if billable == 0:
-        raw = ZERO
-        if pricing_model in (PricingModel.GRADUATED, PricingModel.VOLUME):
+    with exact_arithmetic():
+        quantity = Decimal(quantity)
+        billable = max(ZERO, quantity - Decimal(free_units or 0))
+        breakdown: list[dict] = []
+        shown_unit_price = unit_price
+        if billable == 0:
+            raw = ZERO
+            if pricing_model in (PricingModel.GRADUATED, PricingModel.VOLUME):
+                shown_unit_price = None
+        elif pricing_model == PricingModel.PER_UNIT:
+            raw = billable * unit_price
+        elif pricing_model == PricingModel.GRADUATED:
+            raw, breakdown = _graduated(billable, _tier_list(tiers))
             shown_unit_price = None
-    elif pricing_model == PricingModel.PER_UNIT:
-        raw = billable * unit_price
-    elif pricing_model == PricingModel.GRADUATED:
-        raw, breakdown = _graduated(billable, _tier_list(tiers))
-        shown_unit_price = None
-    elif pricing_model == PricingModel.VOLUME:
-        raw, shown_unit_price, breakdown = _volume(billable, _tier_list(tiers))
-    elif pricing_model == PricingModel.PACKAGE:
-        packages = (billable / package_size).to_integral_value(rounding=ROUND_CEILING)
-        raw = packages * package_price
-        shown_unit_price = None
-        breakdown = [
-            {
-                "packages": str(packages),
-                "package_size": str(package_size),
-                "package_price": str(package_price),
-                "amount": str(raw),
-            }
-        ]
-    else:
-        raise InvalidInput(f"Unknown pricing model {pricing_model!r}", field="pricing_model")
-    return PricedUsage(
-        quantity=quantity,
-        billable_units=billable,
-        unit_price=shown_unit_price,
-        amount=round_money(raw, currency),
-        breakdown=breakdown,
-    )
+        elif pricing_model == PricingModel.VOLUME:
+            raw, shown_unit_price, breakdown = _volume(billable, _tier_list(tiers))
+        elif pricing_model == PricingModel.PACKAGE:
+            packages = (billable / package_size).to_integral_value(rounding=ROUND_CEILING)
+            raw = packages * package_price
+            shown_unit_price = None
+            breakdown = [
+                {
+                    "packages": str(packages),
+                    "package_size": str(package_size),
+                    "package_price": str(package_price),
+                    "amount": str(raw),
+                }
+            ]
+        else:
+            raise InvalidInput(f"Unknown pricing model {pricing_model!r}", field="pricing_model")
+        return PricedUsage(
+            quantity=quantity,
+            billable_units=billable,
+            unit_price=shown_unit_price,
+            amount=round_money(raw, currency),
+            breakdown=breakdown,
+        )
 
 
 def _charge_tiers(charge):

@@ -8,13 +8,13 @@ from django.db import transaction
 
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import Conflict, InvalidInput, NotFound
-from fluxbill.core.money import is_representable, is_valid_currency
+from fluxbill.core.money import fits_column, is_representable, is_valid_currency
 from metering import lookups
 from metering.choices import AGGREGATION_ALIASES, AggregationType
 from metering.models import Meter
 
 from .choices import ChargeType, PlanType, PricingModel
-from .models import Charge, Plan
+from .models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, Charge, Plan
 from .pricing import PricedUsage, parse_tiers, price_usage
 
 # Meters whose quantity is read from an event property need to know which one.
@@ -328,10 +328,14 @@ def charge_preview(
         package_size=package_size,
         package_price=package_price,
     )
+    too_large = InvalidInput(f"quantity {quantity} is too large to price with this charge", field="quantity")
     try:
-        return price_usage(quantity=quantity, currency=currency, free_units=free_units or Decimal(0), **pricing)
-    except ArithmeticError as exc:  # decimal.InvalidOperation: a product past the 28-digit context
-        raise InvalidInput(f"quantity {quantity} is too large to price with this charge", field="quantity") from exc
+        priced = price_usage(quantity=quantity, currency=currency, free_units=free_units or Decimal(0), **pricing)
+    except ArithmeticError as exc:  # decimal.InvalidOperation: past even the exact-arithmetic context
+        raise too_large from exc
+    if not fits_column(priced.amount, max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
+        raise too_large  # an amount no invoice line could hold
+    return priced
 
 
 @transaction.atomic

@@ -7,7 +7,17 @@ totals are sums of rounded lines.
 from __future__ import annotations
 
 import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from contextlib import AbstractContextManager
+from decimal import (
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from functools import lru_cache
 
 import babel
@@ -40,6 +50,19 @@ def minor_units(currency: str) -> int:
 @lru_cache(maxsize=None)
 def _quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
+
+
+# Pricing arithmetic runs in this context, not Python's default of 28 significant digits. A stored quantity has
+# at most 28 digits and a price 24, so their product needs up to 52: at 28 it was rounded once before round_money
+# rounded it again, and 333334001666666666.6666666665 units at 0.000000000003 came to 1000002.01 instead of
+# 1000002.00. At 80 digits every product and sum of stored values is exact, and a quotient that does not end
+# (a proration) is cut 60 digits below any minor unit, where it can no longer decide a rounding.
+EXACT_CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+def exact_arithmetic() -> AbstractContextManager:
+    """`with exact_arithmetic():` computes amounts without intermediate rounding (see EXACT_CONTEXT)."""
+    return localcontext(EXACT_CONTEXT)
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

@@ -20,7 +20,7 @@ from catalog.choices import ChargeType
 from catalog.pricing import price_charge
 from customers.periods import period_at
 from fluxbill.core.fields import decimal_to_string
-from fluxbill.core.money import round_money
+from fluxbill.core.money import exact_arithmetic, round_money
 from metering.aggregation import UsageWindow, unique_property
 
 from ..choices import LineKind
@@ -45,19 +45,27 @@ def _days(start: datetime, end: datetime) -> int:
     return max(0, math.ceil((end - start) / DAY))
 
 
-def fixed_fee_fraction(subscription, window_start: datetime, window_end: datetime) -> tuple[Decimal, str]:
-    """(fraction of the full period's fixed fee owed for [window_start, window_end), a note for the line)."""
+def fixed_fee_days(subscription, window_start: datetime, window_end: datetime) -> tuple[int, int, str]:
+    """(billable days, days of the full period, a note for the line) for the fixed fee of
+    [window_start, window_end); the whole period is (1, 1, "") and nothing billable (0, 1, "")."""
     natural_start, natural_end = period_at(subscription.start_date, subscription.billing_interval, window_start)
     bill_from = max(window_start, subscription.trial_end) if subscription.trial_end else window_start
     bill_to = min(window_end, natural_end)
     if bill_to <= bill_from:
-        return ZERO, ""
+        return 0, 1, ""
     if bill_from <= natural_start and bill_to >= natural_end:
-        return Decimal(1), ""
+        return 1, 1, ""
     used, full = _days(bill_from, bill_to), _days(natural_start, natural_end)
     if used >= full:
-        return Decimal(1), ""
-    return Decimal(used) / Decimal(full), f"prorated {used}/{full} days"
+        return 1, 1, ""
+    return used, full, f"prorated {used}/{full} days"
+
+
+def prorated_amount(amount: Decimal, used: int, full: int, currency: str) -> Decimal:
+    """amount × used ÷ full, rounded once. One exact division: a fraction rounded first (1/30 as
+    0.0333…) would turn an exact half cent ($0.15 for 1 of 30 days is $0.005) into less than one."""
+    with exact_arithmetic():
+        return round_money(amount * used / full, currency)
 
 
 def usage_windows(subscription, charges, start: datetime, end: datetime) -> list[UsageWindow]:
@@ -92,10 +100,11 @@ def build_lines(
     for charge in charges:
         already = credited.get(charge.id, ZERO)
         if charge.type == ChargeType.FIXED:
-            fraction, note = fixed_fee_fraction(subscription, usage_start, fixed_end)
-            if fraction == 0 and already == 0:
+            used, days, note = fixed_fee_days(subscription, usage_start, fixed_end)
+            if used == 0 and already == 0:
                 continue
-            full = round_money(charge.amount * fraction, currency)
+            full = prorated_amount(charge.amount, used, days, currency)
+            fraction = Decimal(used) / Decimal(days)  # shown as the line's quantity; the amount is exact
             description = charge.display_name + (f" ({note})" if note else "")
             line = LineDraft(
                 kind=LineKind.FIXED,

@@ -638,6 +638,14 @@ def test_charge_type_is_required(admin_api):
         ([{"up_to": None, "unit_price": "NaN"}], "tiers[0].unit_price", "finite"),
         ([{"up_to": None, "unit_price": "1", "flat_amount": True}], "tiers[0].flat_amount", "number"),
         ([{"up_to": None, "unit_price": "1", "price": "2"}], "tiers[0]", "unknown field"),
+        # Each tier number is held to the column its kind of value has: quantity (28,10), price (24,12),
+        # amount (20,4). Before, "1e40" was stored and every invoice priced with it overflowed.
+        ([{"up_to": "1e18", "unit_price": "1"}, {"up_to": None, "unit_price": "1"}], "tiers[0].up_to", "10^18"),
+        ([{"up_to": "1.00000000001", "unit_price": "1"}, {"up_to": None}], "tiers[0].up_to", "10 decimal places"),
+        ([{"up_to": None, "unit_price": "1e40"}], "tiers[0].unit_price", "10^12"),
+        ([{"up_to": None, "unit_price": "0.0000000000001"}], "tiers[0].unit_price", "12 decimal places"),
+        ([{"up_to": None, "unit_price": "1", "flat_amount": "1e16"}], "tiers[0].flat_amount", "10^16"),
+        ([{"up_to": None, "unit_price": "1", "flat_amount": "0.00001"}], "tiers[0].flat_amount", "4 decimal places"),
     ],
 )
 @pytest.mark.parametrize("model", ["graduated", "volume"])
