@@ -85,6 +85,8 @@ class Subscription(models.Model):
                 condition=Q(status__in=["TRIAL", "ACTIVE", "CANCELED"]),
                 name="subscription_due_rollover",
             ),
+            # The overview's "needs attention": the few subscriptions whose billing failed, latest first.
+            models.Index(fields=["-billing_error_at"], condition=~Q(billing_error=""), name="subscription_billing_error"),
         ]
 
     def __str__(self) -> str:

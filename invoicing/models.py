@@ -96,6 +96,8 @@ class Invoice(models.Model):
             # The overview: overdue invoices by due date, and issued amounts by month without reading rows.
             models.Index(fields=["status", "due_date"], name="invoice_status_due"),
             models.Index(fields=["issued_at"], include=("status", "currency", "total"), name="invoice_issued_amounts"),
+            # The overview's "needs attention": the few drafts whose finalization failed, latest first.
+            models.Index(fields=["-billing_error_at"], condition=~Q(billing_error=""), name="invoice_billing_error"),
         ]
 
     def __str__(self) -> str:
