@@ -195,9 +195,21 @@ class EventIngestView(_SingleEventView):
             return _rejection(exc, data=data, path=path, key=key)
         return status.HTTP_202_ACCEPTED, {"event_id": event_id, "message": "Event accepted for processing"}, {}
 
-    @extend_schema(request=FlexpriceEventRequest, responses={202: _ACCEPTED, 404: _EVENT_TARGET_NOT_FOUND})
+    @extend_schema(request=FlexpriceEventRequest, responses={202: _ACCEPTED})
     def post(self, request):
         return super().post(request)
+
+
+def _bulk_message(outcome) -> str:
+    """'Events accepted for processing' when all were; else how many of how many, e.g. '3 of 5 events accepted
+    for processing (1 duplicate), 2 rejected' (a duplicate was stored before: accepted, not stored again)."""
+    taken, total = outcome.accepted + outcome.duplicates, len(outcome.results)
+    if not taken:
+        return f"No events accepted: {total} rejected" if total > 1 else "No events accepted"
+    if not outcome.rejected:
+        return "Events accepted for processing"
+    duplicates = f" ({outcome.duplicates} duplicate{'s' if outcome.duplicates != 1 else ''})" if outcome.duplicates else ""
+    return f"{taken} of {total} events accepted for processing{duplicates}, {outcome.rejected} rejected"
 
 
 class BulkEventIngestView(_IngestView):
@@ -224,7 +236,7 @@ class BulkEventIngestView(_IngestView):
             raise PayloadTooLarge(f"events holds {len(events)} events; at most {limit} per request")
         outcome = services.event_ingest_bulk(events=events, now=django_timezone.now())
         answer = {
-            "message": "Events accepted for processing" if outcome.accepted or outcome.duplicates else "No events accepted",
+            "message": _bulk_message(outcome),
             "accepted": str(outcome.accepted),
             "duplicates": str(outcome.duplicates),
             "rejected": str(outcome.rejected),

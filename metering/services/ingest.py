@@ -139,7 +139,8 @@ def parse_flexprice_event(data, *, now: datetime, where: str = "") -> PendingEve
     event_name = validation.text(data, "event_name", required=True)
     meter = lookups.meter_by_event_name(event_name)
     if meter is None or not meter.active:
-        raise EventTargetNotFound(f"Event name '{event_name}' not found", "event_name")
+        # Flexprice's documented error text, and its status: these endpoints answer 202, 400, 401 or 429.
+        raise EventRejected(f"Event not found: no active feature has event_name '{event_name}'", "event_name")
     external_id = validation.text(data, "external_customer_id", required=True)
     props = validation.properties(data.get("properties"), "properties")
     if meter.aggregation_type in _QUANTITY_FROM_PROPERTY:
@@ -170,7 +171,7 @@ def _resolve_existing_customers(pending: list[PendingEvent]) -> list[str | None]
     for p in pending:
         p.customer_id = ids.get(p.external_customer_id)
         errors.append(
-            None if p.customer_id else f"Customer with external_customer_id '{p.external_customer_id}' not found"
+            None if p.customer_id else f"Customer not found: no customer has external_customer_id '{p.external_customer_id}'"
         )
     return errors
 
@@ -181,7 +182,7 @@ def event_ingest(*, data, now: datetime) -> tuple[int, str, bool]:
     pending = parse_flexprice_event(data, now=now)
     error = _resolve_existing_customers([pending])[0]
     if error:
-        raise EventTargetNotFound(error, "external_customer_id")
+        raise EventRejected(error, "external_customer_id")
     event, duplicate = event_store_one(pending)
     return event.id, pending.idempotency_key or str(event.id), duplicate
 

@@ -184,15 +184,15 @@ def test_rejected_api_calls_are_listed_with_their_error(finance_client, api_clie
     key, raw = make_api_key(scopes=["usage.write"])
     api_client.credentials(HTTP_X_API_KEY=raw)
     refused = api_client.post("/api/v1/events", {"event_name": "no.such.event", "external_customer_id": "acme"}, format="json")
-    assert refused.status_code == 404
+    assert refused.status_code == 400
 
     row = RejectedEvent.objects.get()
     assert (row.endpoint, row.field, row.api_key_prefix) == ("/api/v1/events", "event_name", key.prefix)
-    assert row.error == "Event name 'no.such.event' not found"
+    assert row.error == "Event not found: no active feature has event_name 'no.such.event'"
     assert json.loads(row.payload) == {"event_name": "no.such.event", "external_customer_id": "acme"}
 
     body = finance_client.get(URL).content.decode()
-    assert "Event name &#x27;no.such.event&#x27; not found" in body
+    assert "Event not found: no active feature has event_name &#x27;no.such.event&#x27;" in body
     assert f"<code>{key.prefix}…</code>" in body
 
 
@@ -211,7 +211,7 @@ def test_track_and_bulk_rejections_are_recorded_at_most_ten_per_request(api_clie
     assert accepted.status_code == 202  # one accepted: still a 202, yet the 12 refused ones are logged
     bulk = RejectedEvent.objects.filter(endpoint="/api/v1/events/bulk").order_by("id")
     assert [r.field for r in bulk] == [f"events[{n}]" for n in range(1, 11)]
-    assert bulk[0].error == "Customer with external_customer_id 'ghost-0' not found"
+    assert bulk[0].error == "Customer not found: no customer has external_customer_id 'ghost-0'"
     assert json.loads(bulk[0].payload)["external_customer_id"] == "ghost-0"
     assert UsageEvent.objects.filter(meter=meter).count() == 1
 
@@ -305,10 +305,10 @@ def test_test_event_errors_beside_the_field(finance_client):
 
     unknown_event = finance_client.post(SEND, {**base, "event_name": "nope"})
     assert unknown_event.status_code == 200
-    assert field_errors(unknown_event, "event_name") == ["Event name &#x27;nope&#x27; not found"]
+    assert field_errors(unknown_event, "event_name") == ["Event not found: no active feature has event_name &#x27;nope&#x27;"]
 
     unknown_customer = finance_client.post(SEND, {**base, "external_customer_id": "ghost"})
-    assert field_errors(unknown_customer, "external_customer_id") == ["Customer with external_customer_id &#x27;ghost&#x27; not found"]
+    assert field_errors(unknown_customer, "external_customer_id") == ["Customer not found: no customer has external_customer_id &#x27;ghost&#x27;"]
 
     missing_property = finance_client.post(SEND, {**base, "properties": '{"other": 1}'})
     assert field_errors(missing_property, "properties") == ["Missing required property: properties.gb"]

@@ -219,8 +219,9 @@ def test_missing_external_customer_id_is_400(writer, credits_meter):
 def test_unknown_event_name_has_the_seed_message(writer, customer, credits_meter):
     response = writer.post(EVENTS, event(event_name="unknown.event"), format="json")
 
-    assert response.status_code == 404, response.content
-    assert response.json()["error"] == "Event name 'unknown.event' not found"
+    # Flexprice's page lists 202, 400, 401 and 429 only, and names the error "Event not found".
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "Event not found: no active feature has event_name 'unknown.event'"
     assert response.json()["field"] == "event_name"
     assert UsageEvent.objects.count() == 0
 
@@ -234,16 +235,16 @@ def test_archived_meter_event_name_is_not_found(
 
     response = writer.post(EVENTS, event(), format="json")
 
-    assert response.status_code == 404, response.content
-    assert response.json()["error"] == "Event name 'model.usage' not found"
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "Event not found: no active feature has event_name 'model.usage'"
     assert UsageEvent.objects.count() == 1
 
 
 def test_unknown_customer_has_the_seed_message_and_is_not_created(writer, credits_meter):
     response = writer.post(EVENTS, event(external_customer_id="invalid_id"), format="json")
 
-    assert response.status_code == 404, response.content
-    assert response.json()["error"] == "Customer with external_customer_id 'invalid_id' not found"
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "Customer not found: no customer has external_customer_id 'invalid_id'"
     assert response.json()["field"] == "external_customer_id"
     assert not Customer.objects.filter(external_id="invalid_id").exists()
     assert UsageEvent.objects.count() == 0
@@ -341,10 +342,10 @@ def test_bulk_stores_valid_events_and_reports_invalid_ones(writer, customer, cre
     assert body["accepted"] == "3"
     assert body["duplicates"] == "0"
     assert body["rejected"] == "3"
-    assert body["message"]
+    assert body["message"] == "3 of 6 events accepted for processing, 3 rejected"
     assert body["errors"] == (
-        "events[1]: Event name 'nope' not found; "
-        "events[3]: Customer with external_customer_id 'ghost' not found; "
+        "events[1]: Event not found: no active feature has event_name 'nope'; "
+        "events[3]: Customer not found: no customer has external_customer_id 'ghost'; "
         "events[5]: Missing required property: properties.credits"
     )
     stored = sorted(UsageEvent.objects.values_list("meter__event_name", "customer__external_id", "quantity"))
@@ -376,13 +377,14 @@ def test_bulk_detail_adds_one_result_per_index(writer, customer, credits_meter):
     body = response.json()
     assert body["results"] == [
         "accepted",
-        "Event name 'nope' not found",
+        "Event not found: no active feature has event_name 'nope'",
         "duplicate",
         "properties.credits must not be negative",
     ]
     assert body["accepted"] == "1"
     assert body["duplicates"] == "1"
     assert body["rejected"] == "2"
+    assert body["message"] == "2 of 4 events accepted for processing (1 duplicate), 2 rejected"
 
 
 def test_bulk_without_detail_has_no_results(writer, customer, credits_meter):
@@ -400,7 +402,8 @@ def test_bulk_all_invalid_is_400_and_stores_nothing(writer, customer, credits_me
     body = response.json()
     assert body["accepted"] == "0"
     assert body["rejected"] == "3"
-    assert "events[0]: Event name 'nope' not found" in body["error"]
+    assert "events[0]: Event not found: no active feature has event_name 'nope'" in body["error"]
+    assert body["message"] == "No events accepted: 3 rejected"
     assert "events[2]: " in body["errors"]
     assert UsageEvent.objects.count() == 0
 
@@ -415,7 +418,7 @@ def test_bulk_lists_at_most_ten_errors(writer, customer, credits_meter):
     assert body["rejected"] == "12"
     assert body["accepted"] == "1"
     listed = [part for part in body["errors"].split("; ") if part.startswith("events[")]
-    assert listed == [f"events[{i}]: Event name 'nope.{i}' not found" for i in range(10)]
+    assert listed == [f"events[{i}]: Event not found: no active feature has event_name 'nope.{i}'" for i in range(10)]
     assert "events[10]" not in body["errors"] and "events[11]" not in body["errors"]
     assert body["errors"].endswith("and 2 more")
 

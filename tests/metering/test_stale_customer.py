@@ -72,10 +72,10 @@ def test_flexprice_events_for_a_deleted_customer_are_not_found_and_the_rest_of_a
         format="json",
     )
 
-    assert single.status_code == 404, single.content
-    assert single.json()["error"] == "Customer with external_customer_id 'acme' not found"
+    assert single.status_code == 400, single.content
+    assert single.json()["error"] == "Customer not found: no customer has external_customer_id 'acme'"
     assert bulk.status_code == 202, bulk.content
-    assert bulk.json()["results"] == ["accepted", "Customer with external_customer_id 'acme' not found"]
+    assert bulk.json()["results"] == ["accepted", "Customer not found: no customer has external_customer_id 'acme'"]
     assert list(UsageEvent.objects.values_list("customer_id", flat=True)) == [other.pk]
 
 
