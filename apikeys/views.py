@@ -21,6 +21,7 @@ from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
 
+from .examples import example_request
 from .forms import ApiKeyCreateForm
 from .models import ApiKey
 from .services import api_key_create, api_key_revoke
@@ -107,10 +108,12 @@ def key_create(request):
         else:
             # The full key exists only in this response: not in the session, a message cookie or a redirect.
             # The page swaps its address for key-created's, so a reload lands there instead of posting again.
+            example = example_request(key.scopes)
             context = {
                 "key": key,
                 "raw_key": raw_key,
-                "events_url": request.build_absolute_uri("/api/v1/events"),
+                "example": example,
+                "example_url": request.build_absolute_uri(example.path),
                 "created_url": reverse("apikeys:key-created", kwargs={"pk": key.pk}),
             }
             response = render(request, "apikeys/key_created.html", context)
