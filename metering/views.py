@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import urlencode
 from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -307,9 +309,20 @@ def _debugger(request, send_form: SendEventForm):
         "sort": "-timestamp" if newest_first else "timestamp",
         "rejected_page": rejected_page,
         "send_form": send_form,
+        "send_outcome": _send_outcome(request),
         "meter_choices": filters.fields["meter"].queryset,
     }
     return render(request, "metering/event_debugger.html", context)
+
+
+def _send_outcome(request) -> str:
+    """What the test form's last send did, from the redirect's query (only a stored event is named as one)."""
+    sent, duplicate = request.GET.get("sent", ""), request.GET.get("duplicate", "")
+    if sent.isdigit() and UsageEvent.objects.filter(pk=int(sent)).exists():
+        return f"Event accepted (id {sent}). It is at the top of Recent events."
+    if duplicate:
+        return f"Duplicate: an event with event_id “{duplicate}” was already stored; nothing added."
+    return ""
 
 
 @require(perms.VIEW_EVENT)
@@ -317,20 +330,30 @@ def event_debugger(request):
     return _debugger(request, SendEventForm(initial={"source": "dashboard"}))
 
 
+# How the debugger's "Rejected" list names the test form, beside the API paths.
+SEND_FORM_ENDPOINT = "dashboard: send test event"
+
+
 @require(perms.ADD_EVENT)
 @require_POST
 def event_send(request):
-    """Send one event through the same service as `POST /api/v1/events`."""
+    """Send one event through the same service as `POST /api/v1/events`; a refusal is listed under Rejected
+    like the API's, and the outcome is shown beside the form (#send-event)."""
     form = SendEventForm(request.POST)
+    now = timezone.now()
+    # The log keeps the fields as typed (text that arrived as valid UTF-8), not the parsed payload, which
+    # may hold the very NUL or lone surrogate it was refused for.
+    submitted = {name: request.POST.get(name, "") for name in form.fields}
     if form.is_valid():
         try:
-            row_id, event_id, duplicate = services.event_ingest(data=form.payload(), now=timezone.now())
+            row_id, event_id, duplicate = services.event_ingest(data=form.payload(), now=now)
         except EventRejected as exc:
             add_domain_error(form, exc)
+            services.rejection_record(endpoint=SEND_FORM_ENDPOINT, error=exc.message, field=exc.field, payload=submitted, now=now)
         else:
-            if duplicate:
-                messages.info(request, f"Duplicate: an event with event_id “{event_id}” was already stored; nothing added.")
-            else:
-                messages.success(request, f"Event accepted (id {row_id}). It is at the top of the list below.")
-            return redirect("metering:event-debugger")
+            outcome = {"duplicate": event_id} if duplicate else {"sent": row_id}
+            return redirect(f"{reverse('metering:event-debugger')}?{urlencode(outcome)}#send-event")
+    else:
+        field, errors = next(iter(form.errors.items()))
+        services.rejection_record(endpoint=SEND_FORM_ENDPOINT, error=errors[0], field=None if field == "__all__" else field, payload=submitted, now=now)
     return _debugger(request, form)

@@ -12,6 +12,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -108,6 +109,28 @@ class _IngestView(APIView):
     throttle_scope = "single"
     # POSTs here may use an API key read in the last FLUXBILL_API_KEY_CACHE_SECONDS (apikeys.services).
     accepts_cached_api_key = True
+
+    def handle_exception(self, exc):
+        # A body that is not JSON never reaches `ingest`: list it under the debugger's Rejected too. The
+        # parser runs only after authentication and permissions passed, so the caller is known here.
+        if isinstance(exc, ParseError):
+            services.rejection_record(
+                endpoint=self.request.path,
+                error=str(exc.detail),
+                payload=_raw_excerpt(self.request),
+                key=self.request.auth,
+                now=django_timezone.now(),
+            )
+        return super().handle_exception(exc)
+
+
+def _raw_excerpt(request) -> str:
+    """The start of a request body that did not parse, as text the database can hold (no NUL)."""
+    try:
+        raw = request._request.body[:4096]
+    except Exception:  # RawPostDataException: the stream was read already; nothing to show
+        return ""
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\\u0000")
 
 
 class _SingleEventView(_IngestView):

@@ -6,7 +6,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -19,6 +18,13 @@ pytestmark = pytest.mark.django_db
 
 URL = "/events/"
 SEND = "/events/send/"
+
+
+def send_outcome(response) -> str:
+    """The outcome line inside the "Send a test event" card."""
+    card = response.content.decode().split('id="send-event"', 1)[1]
+    found = re.search(r"<p [^>]*data-send-outcome[^>]*>(.*?)</p>", card, re.S)
+    return found.group(1).strip() if found else ""
 
 
 def field_errors(response, name: str) -> list[str]:
@@ -34,10 +40,6 @@ def field_errors(response, name: str) -> list[str]:
             end = start.end() + tag.start()
             break
     return re.findall(r'<p class="error"[^>]*>(.*?)</p>', body[start.end() : end], re.S)
-
-
-def flashes(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def _ids(response) -> list[int]:
@@ -285,17 +287,18 @@ def test_finance_sends_a_test_event_through_the_ingestion_service(finance_client
          "event_id": "test-1", "source": "dashboard", "timestamp": ""},
     )  # fmt: skip
     assert response.status_code == 302
-    assert response["Location"] == URL
     event = UsageEvent.objects.get()
+    assert response["Location"] == f"{URL}?sent={event.pk}#send-event"
     assert (event.meter, event.customer, event.quantity, event.idempotency_key, event.source) == (
         meter, acme, Decimal("2.5"), "test-1", "dashboard"
     )
     assert event.properties == {"gb": 2.5, "region": "eu"}
-    assert flashes(response) == [f"Event accepted (id {event.pk}). It is at the top of the list below."]
+    # The outcome is shown in the form's own card (#send-event), not at the top of the page.
+    assert send_outcome(finance_client.get(response["Location"])) == f"Event accepted (id {event.pk}). It is at the top of Recent events."
 
     again = finance_client.post(SEND, {"event_name": "storage.gb", "external_customer_id": "acme", "properties": '{"gb": 2.5}', "event_id": "test-1"})
     assert UsageEvent.objects.count() == 1
-    assert flashes(again)[-1].startswith("Duplicate: an event with event_id “test-1”")
+    assert send_outcome(finance_client.get(again["Location"])).startswith("Duplicate: an event with event_id “test-1”")
 
 
 def test_test_event_errors_beside_the_field(finance_client):
@@ -320,7 +323,17 @@ def test_test_event_errors_beside_the_field(finance_client):
     assert field_errors(bad_time, "timestamp") == ["timestamp is not a valid ISO 8601 timestamp: &#x27;yesterday&#x27;"]
 
     assert UsageEvent.objects.count() == 0
-    assert RejectedEvent.objects.count() == 0  # the log is for API clients; the form shows its own errors
+    # Found: the form's refusals were missing from Rejected. Now each is listed, with the fields as typed.
+    rows = list(RejectedEvent.objects.order_by("id").values_list("endpoint", "field"))
+    assert rows == [
+        ("dashboard: send test event", "event_name"),
+        ("dashboard: send test event", "external_customer_id"),
+        ("dashboard: send test event", "properties.gb"),
+        ("dashboard: send test event", "properties"),
+        ("dashboard: send test event", "timestamp"),
+    ]
+    assert json.loads(RejectedEvent.objects.order_by("id")[3].payload)["properties"] == "{gb: 1"
+    assert "Not sent:" in send_outcome(bad_time)
 
 
 @pytest.mark.parametrize(
@@ -338,3 +351,26 @@ def test_test_event_with_text_postgresql_cannot_hold_is_refused_beside_the_field
     errors = " ".join(field_errors(response, field))
     assert "NUL" in errors or "surrogate" in errors, response.content.decode()[:2000]
     assert UsageEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "excerpt"),
+    [
+        (b'{"event_name": "api.calls", "external_', "JSON parse error", '{"event_name": "api.calls", "external_'),
+        # A raw NUL is kept as the text \u0000: PostgreSQL text cannot hold the character itself.
+        (b'{"event_name": "a\x00b"}', "JSON strings may not contain the NUL character", '{"event_name": "a\\u0000b"}'),
+    ],
+)
+def test_a_body_that_is_not_json_is_listed_under_rejected(api_client, support_client, body, error, excerpt):
+    # Found: unparseable JSON got its 400 but never appeared in the debugger.
+    key, raw = make_api_key(scopes=["usage.write"])
+    api_client.credentials(HTTP_X_API_KEY=raw)
+
+    response = api_client.post("/api/v1/events", data=body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    row = RejectedEvent.objects.get()
+    assert (row.endpoint, row.api_key_prefix) == ("/api/v1/events", key.prefix)
+    assert row.error.startswith(error)
+    assert row.payload == excerpt
+    assert error in support_client.get(URL).content.decode()
