@@ -275,6 +275,7 @@ def subscription_detail(request, pk):
     invoices = list(subscription.invoices.order_by("-created_at", "-pk")[:INVOICES_SHOWN])
     context = {
         "subscription": subscription,
+        "usage_links": preview and {"customer": subscription.customer_id, "start": preview.start, "end": preview.end},
         "preview": preview,
         "preview_error": preview_error,
         "invoices": invoices,

@@ -6,7 +6,10 @@ import datetime as dt
 
 from django import forms
 
-from fluxbill.core.forms import DayField
+from catalog.choices import ChargeType
+from catalog.models import Charge
+from customers.models import Customer
+from fluxbill.core.forms import DayField, MomentField
 from django.db.models import Q
 from django.utils import timezone
 
@@ -94,3 +97,20 @@ class VoidForm(forms.Form):
         max_length=500, required=False, help_text="Recorded in the audit trail.",
         widget=forms.TextInput(attrs={"placeholder": "Why (optional)"}),
     )
+
+
+class UsageWindowForm(forms.Form):
+    """Which events a preview's usage line priced: the customer, the charge (its meter) and [start, end)."""
+
+    customer = forms.ModelChoiceField(queryset=Customer.objects.all(), to_field_name="pk")
+    charge = forms.ModelChoiceField(
+        queryset=Charge.objects.filter(type=ChargeType.USAGE, meter__isnull=False).select_related("meter", "plan")
+    )
+    start = MomentField()
+    end = MomentField()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            self.add_error("end", "end must be after start.")
+        return data

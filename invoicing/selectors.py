@@ -1,10 +1,23 @@
 """Reads shared by the API, pages and tasks."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
 from django.db.models import Count, Q, QuerySet, Sum
 
-from metering.models import UsageEvent
+from catalog.models import Charge
+from catalog.pricing import PricedUsage, price_charge
+from customers.models import Customer
+from fluxbill.core.errors import InvalidInput
+from metering.aggregation import window_summary
+from metering.models import Meter, UsageEvent
 
-from .models import Invoice
+from .choices import LineKind
+from .models import Invoice, InvoiceLine
+from .services.lines import LineDraft
 
 
 def invoice_list() -> QuerySet:
@@ -35,3 +48,79 @@ def late_usage(invoice: Invoice) -> dict:
     from fluxbill.core.fields import decimal_to_string
 
     return {"events": found["events"], "quantity": decimal_to_string(found["quantity"] or 0)}
+
+
+@dataclass
+class UsageExplanation:
+    """Why a usage line costs what it does: the events behind it, counted and priced again now.
+
+    `billed_*` are what the stored line says (None for a preview, which stores nothing); the rest is live,
+    so a difference means events arrived or were voided after the line was computed.
+    """
+
+    customer: Customer
+    meter: Meter
+    charge: Charge | None
+    currency: str
+    start: datetime
+    end: datetime
+    event_count: int
+    quantity: Decimal
+    priced: PricedUsage | None
+    line: InvoiceLine | None = None
+
+    @property
+    def billed_quantity(self) -> Decimal | None:
+        return self.line.quantity if self.line is not None else None
+
+    @property
+    def billed_amount(self) -> Decimal | None:
+        return self.line.amount if self.line is not None else None
+
+    @property
+    def changed(self) -> bool:
+        return self.line is not None and self.line.quantity != self.quantity
+
+    @property
+    def priced_lines(self) -> list[LineDraft]:
+        """The live pricing as one line with its tier breakdown, for the lines table invoices use."""
+        if self.priced is None:
+            return []
+        name = self.charge.display_name if self.charge is not None else self.meter.name
+        return [
+            LineDraft(
+                kind=LineKind.USAGE, description=name, amount=self.priced.amount, quantity=self.quantity,
+                unit_price=self.priced.unit_price, breakdown=self.priced.breakdown,
+            )  # fmt: skip
+        ]
+
+
+def usage_explanation(*, customer, meter, charge, currency: str, start: datetime, end: datetime, line=None) -> UsageExplanation:
+    """Count and aggregate the window's events in one statement and price the result with the charge."""
+    count, quantity = window_summary(meter=meter, customer_id=customer.pk, start=start, end=end)
+    priced = None
+    if charge is not None:
+        try:
+            priced = price_charge(charge, quantity, currency)
+        except (ArithmeticError, InvalidInput):
+            priced = None  # too large to price now: the page shows the quantity without an amount
+    return UsageExplanation(
+        customer=customer, meter=meter, charge=charge, currency=currency, start=start, end=end,
+        event_count=count, quantity=quantity, priced=priced, line=line,
+    )  # fmt: skip
+
+
+def line_usage_explanation(line: InvoiceLine) -> UsageExplanation:
+    """The explanation of a stored usage line: its invoice's customer and period, its meter and charge."""
+    invoice = line.invoice
+    return usage_explanation(
+        customer=invoice.customer, meter=line.meter, charge=line.charge, currency=invoice.currency,
+        start=invoice.period_start, end=invoice.period_end, line=line,
+    )  # fmt: skip
+
+
+def usage_line(pk) -> InvoiceLine:
+    """A usage line with what its explanation reads; DoesNotExist for other lines or a deleted meter."""
+    return InvoiceLine.objects.select_related("invoice__customer", "meter", "charge").get(
+        pk=pk, kind=LineKind.USAGE, meter__isnull=False
+    )

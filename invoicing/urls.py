@@ -17,4 +17,6 @@ urlpatterns = [
     path("invoices/<uuid:pk>/mark-uncollectible/", views.invoice_mark_uncollectible_view, name="invoice-mark-uncollectible"),
     path("invoices/<uuid:pk>/regenerate/", views.invoice_regenerate_view, name="invoice-regenerate"),
     path("invoices/<uuid:pk>/resend/", views.invoice_resend_view, name="invoice-resend"),
+    path("invoices/lines/<int:pk>/usage/", views.line_usage, name="line-usage"),
+    path("usage/window/", views.window_usage, name="window-usage"),
 ]

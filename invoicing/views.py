@@ -7,7 +7,9 @@ check the permission (fluxbill.core.permissions). A refusal is a flash message.
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Callable
 
 from django.contrib import messages
@@ -22,12 +24,14 @@ from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import paginate, require, sort
 from fluxbill.core.permissions import may
 from fluxbill.core.errors import DomainError
+from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.money import round_money
+from metering.selectors import events_in_window, keyset_page, with_properties_text
 
 from . import selectors
 from .choices import InvoiceStatus
-from .forms import InvoiceFilterForm, MarkPaidForm, VoidForm
-from .models import Invoice
+from .forms import InvoiceFilterForm, MarkPaidForm, UsageWindowForm, VoidForm
+from .models import Invoice, InvoiceLine
 from .services import (
     Actor,
     EmailResult,
@@ -250,6 +254,7 @@ def invoice_detail(request, pk):
     context = {
         "invoice": invoice,
         "lines": lines,
+        "usage_links": "invoice",
         "audit": list(invoice.audit.all()),
         "late": selectors.late_usage(invoice),
         "replaced_by": Invoice.objects.filter(replaces=invoice).only("id", "number", "status").first(),
@@ -314,3 +319,86 @@ invoice_mark_paid_view = _action_view(ACTIONS["mark-paid"])
 invoice_mark_uncollectible_view = _action_view(ACTIONS["mark-uncollectible"])
 invoice_regenerate_view = _action_view(ACTIONS["regenerate"])
 invoice_resend_view = _action_view(ACTIONS["resend"])
+
+
+# --- why is this line this much? ------------------------------------------------------
+
+EXPLAIN_PAGE_SIZE = 50
+EVENT_CSV_COLUMNS = ("id", "timestamp", "quantity", "idempotency_key", "source", "properties", "created_at")
+
+
+@require(perms.VIEW_INVOICE)
+def line_usage(request, pk):
+    """The events behind one usage line of an invoice, counted, aggregated and priced again now."""
+    try:
+        line = selectors.usage_line(pk)
+    except InvoiceLine.DoesNotExist:
+        raise Http404("No usage line with this id") from None
+    explanation = selectors.line_usage_explanation(line)
+    back = (reverse("invoicing:invoice-detail", args=[line.invoice_id]), f"Invoice {line.invoice}")
+    return _usage_page(request, explanation, back=back)
+
+
+@require(perms.VIEW_SUBSCRIPTION)
+def window_usage(request):
+    """The same for a line of a preview, which stores nothing: customer, charge and window come in the query."""
+    form = UsageWindowForm(request.GET)
+    if not form.is_valid():
+        return render(request, "invoicing/line_usage.html", {"form": form}, status=400)
+    wanted = form.cleaned_data
+    charge = wanted["charge"]
+    explanation = selectors.usage_explanation(
+        customer=wanted["customer"], meter=charge.meter, charge=charge, currency=charge.plan.currency,
+        start=wanted["start"], end=wanted["end"],
+    )  # fmt: skip
+    back = (reverse("customers:customer-detail", args=[wanted["customer"].pk]), wanted["customer"].name)
+    return _usage_page(request, explanation, back=back)
+
+
+def _usage_page(request, explanation, *, back: tuple[str, str]):
+    events = events_in_window(
+        meter_id=explanation.meter.pk, customer_id=explanation.customer.pk, start=explanation.start, end=explanation.end
+    )
+    if request.GET.get("format") == "csv":
+        return _events_csv(events, f"usage-{explanation.meter.event_name}-{explanation.customer.external_id}")
+    page = keyset_page(
+        events, newest_first=False, after=request.GET.get("after"), before=request.GET.get("before"), size=EXPLAIN_PAGE_SIZE
+    )
+    context = {
+        "x": explanation,
+        "events": with_properties_text(page["rows"]),
+        "next_cursor": page["next"],
+        "previous_cursor": page["previous"],
+        "back_url": back[0],
+        "back_label": back[1],
+    }
+    return render(request, "invoicing/line_usage.html", context)
+
+
+def _events_csv(events, name: str) -> StreamingHttpResponse:
+    """Every event of the window in time order, streamed from a server-side cursor: constant memory."""
+    rows = events.order_by("timestamp", "id").values_list(*EVENT_CSV_COLUMNS)
+
+    def lines():
+        writer = csv.writer(_Echo())
+        yield writer.writerow(EVENT_CSV_COLUMNS)
+        for row in rows.iterator(chunk_size=5000):
+            yield writer.writerow([_event_cell(value) for value in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120]
+    response["Content-Disposition"] = f'attachment; filename="{safe_name}.csv"'
+    return response
+
+
+def _event_cell(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return decimal_to_string(value)
+    if isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text  # never a spreadsheet formula

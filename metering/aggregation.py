@@ -62,6 +62,22 @@ def aggregate_usage(*, meter, customer_id, start: datetime, end: datetime) -> De
         return _decimal(cursor.fetchone()[0])
 
 
+def window_summary(*, meter, customer_id, start: datetime, end: datetime) -> tuple[int, Decimal]:
+    """(number of events, the meter's aggregation) for one customer in `[start, end)`, in one statement:
+    what support checks an invoice line against."""
+    sql = f"""
+        SELECT COUNT(*), {aggregate_expression(meter.aggregation_type)}
+        FROM metering_usageevent e
+        WHERE e.meter_id = %(meter_id)s AND e.customer_id = %(customer_id)s
+          AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
+    """
+    params = {"meter_id": meter.pk, "customer_id": customer_id, "start": start, "end": end, "unique_property": unique_property(meter)}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        count, value = cursor.fetchone()
+    return int(count), _decimal(value)
+
+
 @dataclass(frozen=True)
 class UsageWindow:
     """One question for `aggregate_usage_batch`: this customer's usage of this meter in [start, end)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from urllib.parse import urlencode
 from decimal import Decimal
 
@@ -25,6 +24,7 @@ from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
 
 from . import services
+from .selectors import keyset_page, with_properties_text
 from .aggregation import usage_buckets
 from .forms import (
     MAX_BUCKETS,
@@ -161,7 +161,7 @@ def meter_detail(request, pk):
         "chart": chart,
         "total": total,
         "customer": customer,
-        "events": _with_properties_text(events[:LATEST_EVENTS]),
+        "events": with_properties_text(events[:LATEST_EVENTS]),
     }
     return render(request, "metering/meter_detail.html", context, status=400 if form.errors else 200)
 
@@ -169,15 +169,6 @@ def meter_detail(request, pk):
 def _plain(value) -> Decimal:
     """5 rather than 5.0000000000 (the quantity column's scale) in a bar's tooltip."""
     return Decimal(decimal_to_string(Decimal(value)))
-
-
-def _with_properties_text(events) -> list[UsageEvent]:
-    """Properties as compact JSON (not Python's dict repr), cut for a table cell."""
-    events = list(events)
-    for event in events:
-        text = json.dumps(event.properties, ensure_ascii=False, separators=(",", ":"), default=str)
-        event.properties_text = text if len(text) <= 120 else text[:119] + "…"
-    return events
 
 
 def bucket_starts(start: dt.datetime, end: dt.datetime, group_by: str, *, limit: int) -> list[dt.datetime]:
@@ -226,59 +217,6 @@ def bucket_label(moment: dt.datetime, group_by: str) -> str:
 # --- Event debugger -------------------------------------------------------------------
 
 
-def _parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
-    """A cursor is "<ISO timestamp>~<event id>": the row a page continues from."""
-    if not raw or "~" not in raw:
-        return None
-    stamp, _, pk = raw.rpartition("~")
-    try:
-        moment = dt.datetime.fromisoformat(stamp)
-        number = int(pk)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment, number
-
-
-def _cursor(event: UsageEvent) -> str:
-    return f"{event.timestamp.isoformat()}~{event.pk}"
-
-
-def keyset_page(events, *, newest_first: bool, after: str | None, before: str | None, size: int) -> dict:
-    """One page of events ordered by (timestamp, id), continuing `after` a row or ending `before` one.
-
-    No COUNT and no OFFSET: each page is an index range scan however many millions of rows precede it.
-    """
-    cursor = _parse_cursor(before) or _parse_cursor(after)
-    backwards = cursor is not None and _parse_cursor(before) is not None
-    descending = newest_first != backwards
-    events_unbounded = events
-    if cursor is not None:
-        moment, pk = cursor
-        if descending:
-            # The plain bound lets PostgreSQL walk the timestamp index; the OR settles ties by id.
-            events = events.filter(timestamp__lte=moment).filter(Q(timestamp__lt=moment) | Q(id__lt=pk))
-        else:
-            events = events.filter(timestamp__gte=moment).filter(Q(timestamp__gt=moment) | Q(id__gt=pk))
-    order = ("-timestamp", "-id") if descending else ("timestamp", "id")
-    rows = list(events.order_by(*order)[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    if backwards and not more:
-        # Paged back to the start: show a full first page rather than a short one.
-        return keyset_page(events_unbounded, newest_first=newest_first, after=None, before=None, size=size)
-    if backwards:
-        rows.reverse()
-    has_previous = more if backwards else cursor is not None
-    has_next = True if backwards else more
-    return {
-        "rows": rows,
-        "next": _cursor(rows[-1]) if rows and has_next else None,
-        "previous": _cursor(rows[0]) if rows and has_previous else None,
-    }
-
-
 def _debugger(request, send_form: SendEventForm):
     now = timezone.now()
     filters = EventFilterForm(request.GET)
@@ -303,7 +241,7 @@ def _debugger(request, send_form: SendEventForm):
     rejected_page = Paginator(rejected, REJECTED_PAGE_SIZE).get_page(request.GET.get("rpage"))
     context = {
         "filters": filters,
-        "events": _with_properties_text(page["rows"]),
+        "events": with_properties_text(page["rows"]),
         "next_cursor": page["next"],
         "previous_cursor": page["previous"],
         "sort": "-timestamp" if newest_first else "timestamp",

@@ -19,7 +19,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apikeys.scopes import SCOPES
 from apikeys.services import api_key_revoke
-from invoicing.models import Invoice
+from invoicing.models import Invoice, InvoiceLine
 from tests.factories import (
     CustomerFactory,
     MeterFactory,
@@ -120,6 +120,8 @@ DASHBOARD = [
     ("invoicing:invoice-mark-uncollectible", "get", "invoicing.mark_uncollectible_invoice", 200),
     ("invoicing:invoice-regenerate", "get", "invoicing.regenerate_invoice", 200),
     ("invoicing:invoice-resend", "get", "invoicing.send_invoice_email", 200),
+    ("invoicing:line-usage", "get", "invoicing.view_invoice", 200),
+    ("invoicing:window-usage", "get", "customers.view_subscription", 400),  # no window named: a 400 page
     ("apikeys:key-list", "get", "apikeys.view_apikey", 200),
     ("apikeys:key-create", "get", "apikeys.manage_apikey", 200),
     ("apikeys:key-revoke", "get", "apikeys.manage_apikey", 200),
@@ -169,6 +171,7 @@ def world(db):
         customer=customer, subscription=subscription, kind="INTERIM", status="DRAFT", currency="USD",
         period_start=start, period_end=now - dt.timedelta(minutes=5),
     )  # fmt: skip
+    line = InvoiceLine.objects.create(invoice=invoice, kind="USAGE", meter=meter, description="Calls", quantity=3, amount=0)
     target_key, _ = make_api_key(scopes=["api_keys.write"], name="target")  # a key with that one scope may revoke it
     # Which object a route with a <pk> is about, by the start of its name.
     ids = {
@@ -176,7 +179,7 @@ def world(db):
         "api-key": target_key.pk, "invoice": invoice.pk, "event": event.pk, "meter": meter.pk,
         "metering:meter": meter.pk, "catalog:plan": plan.pk, "catalog:charge": plan.pk,
         "customers:customer": customer.pk, "customers:subscription": subscription.pk,
-        "invoicing:invoice": invoice.pk, "apikeys:key": target_key.pk,
+        "invoicing:invoice": invoice.pk, "invoicing:line": line.pk, "apikeys:key": target_key.pk,
     }  # fmt: skip
     return {"ids": ids, "now": now}
 

@@ -23,6 +23,23 @@ class DayField(forms.DateField):
             )
 
 
+class MomentField(forms.DateTimeField):
+    """An ISO 8601 instant (aware; naive means UTC) within the DayField bounds; anything else is a form error."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return moment
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not FIRST_DAY <= value.astimezone(dt.timezone.utc).date() <= LAST_DAY:
+            raise forms.ValidationError(
+                f"Enter a time between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.", code="out_of_range"
+            )
+
+
 def add_domain_error(form: forms.Form, exc, aliases: dict[str, str] | None = None) -> None:
     """Show a service's error (a DomainError or EventRejected: `message`, `field`) beside the field it
     names, through `aliases` for API names, else on top of the form."""

@@ -1,0 +1,78 @@
+"""Reads of usage events that the dashboard pages share: keyset pages, events in a billing window."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.db.models import Q
+
+from .models import UsageEvent
+
+
+def with_properties_text(events) -> list[UsageEvent]:
+    """Properties as compact JSON (not Python's dict repr), cut for a table cell."""
+    events = list(events)
+    for event in events:
+        text = json.dumps(event.properties, ensure_ascii=False, separators=(",", ":"), default=str)
+        event.properties_text = text if len(text) <= 120 else text[:119] + "…"
+    return events
+
+
+
+def events_in_window(*, meter_id, customer_id, start: dt.datetime, end: dt.datetime):
+    """The events one meter counted for one customer in [start, end): what an invoice line aggregated."""
+    return UsageEvent.objects.filter(meter_id=meter_id, customer_id=customer_id, timestamp__gte=start, timestamp__lt=end)
+
+
+def parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
+    """A cursor is "<ISO timestamp>~<event id>": the row a page continues from."""
+    if not raw or "~" not in raw:
+        return None
+    stamp, _, pk = raw.rpartition("~")
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+        number = int(pk)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment, number
+
+
+def cursor_of(event: UsageEvent) -> str:
+    return f"{event.timestamp.isoformat()}~{event.pk}"
+
+
+def keyset_page(events, *, newest_first: bool, after: str | None, before: str | None, size: int) -> dict:
+    """One page of events ordered by (timestamp, id), continuing `after` a row or ending `before` one.
+
+    No COUNT and no OFFSET: each page is an index range scan however many millions of rows precede it.
+    """
+    cursor = parse_cursor(before) or parse_cursor(after)
+    backwards = cursor is not None and parse_cursor(before) is not None
+    descending = newest_first != backwards
+    events_unbounded = events
+    if cursor is not None:
+        moment, pk = cursor
+        if descending:
+            # The plain bound lets PostgreSQL walk the timestamp index; the OR settles ties by id.
+            events = events.filter(timestamp__lte=moment).filter(Q(timestamp__lt=moment) | Q(id__lt=pk))
+        else:
+            events = events.filter(timestamp__gte=moment).filter(Q(timestamp__gt=moment) | Q(id__gt=pk))
+    order = ("-timestamp", "-id") if descending else ("timestamp", "id")
+    rows = list(events.order_by(*order)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards and not more:
+        # Paged back to the start: show a full first page rather than a short one.
+        return keyset_page(events_unbounded, newest_first=newest_first, after=None, before=None, size=size)
+    if backwards:
+        rows.reverse()
+    has_previous = more if backwards else cursor is not None
+    has_next = True if backwards else more
+    return {
+        "rows": rows,
+        "next": cursor_of(rows[-1]) if rows and has_next else None,
+        "previous": cursor_of(rows[0]) if rows and has_previous else None,
+    }
