@@ -11,6 +11,7 @@ from django.utils import timezone
 from apikeys.models import ApiKey
 from fluxbill.core.admin import HistoryAdmin
 from invoicing.models import Invoice
+from invoicing.services.lifecycle import invoice_void
 from tests.dashboard.conftest import finance_client, nobody_client, support_client  # noqa: F401 (fixtures)
 from tests.factories import (
     CustomerFactory,
@@ -20,6 +21,7 @@ from tests.factories import (
     UsageChargeFactory,
     make_api_key,
 )
+from tests.invoicing.builders import ACTOR
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +71,13 @@ def _invoice() -> Invoice:
     return Invoice.objects.create(
         customer=CustomerFactory(), currency="USD", period_start=now - dt.timedelta(days=30), period_end=now
     )
+
+
+def test_the_reason_of_a_void_is_shown(finance_client):
+    invoice = _invoice()
+    invoice_void(invoice=invoice, now=timezone.now(), actor=ACTOR, reason="made by mistake")
+    page = _history_page(finance_client, invoice)
+    assert "status: DRAFT → VOID" in page and "made by mistake" in page
 
 
 def test_support_may_read_it_and_a_staff_member_in_no_group_may_not(support_client, nobody_client):
