@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from fluxbill.core import permissions as perms
-from fluxbill.core.admin import CheckedAdmin
+from fluxbill.core.admin import CheckedAdmin, HistoryAdmin
 from fluxbill.core.errors import DomainError, InvalidTransition
 from fluxbill.core.permissions import may
 
@@ -27,7 +27,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(CheckedAdmin):
+class ApiKeyAdmin(HistoryAdmin, CheckedAdmin):
     form = ApiKeyForm
     list_display = ["name", "prefix", "scopes", "last_used_at", "expires_at", "revoked_at", "created_by", "created_at"]
     list_filter = ["revoked_at", "expires_at"]

@@ -79,6 +79,8 @@ class CookieJWTAuthentication(JWTAuthentication):
             # The browser attaches the cookie to any request to this site, a forged cross-site one too;
             # a Bearer header it never adds by itself, so only the cookie needs the CSRF token.
             self.enforce_csrf(request)
+        # pghistory records the user's id when DRF sets request.user; the email says who without a lookup.
+        pghistory.context(email=user.email)
         return user, validated
 
     def enforce_csrf(self, request) -> None:

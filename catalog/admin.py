@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from fluxbill.core.admin import ReadOnlyInline, ServiceAdmin, ServiceForm
+from fluxbill.core.admin import HistoryAdmin, ReadOnlyInline, ServiceAdmin, ServiceForm
 
 from . import services
 from .models import Charge, Plan
@@ -31,12 +31,13 @@ class PlanForm(ServiceForm):
 
 
 @admin.register(Plan)
-class PlanAdmin(ServiceAdmin):
+class PlanAdmin(HistoryAdmin, ServiceAdmin):
     form = PlanForm
     list_display = ["name", "lookup_id", "type", "billing_interval", "currency", "trial_days", "active", "created_at"]
     list_filter = ["type", "billing_interval", "currency", "active"]
     search_fields = ["name", "lookup_id"]
     inlines = [ChargeInline]
+    history_children = ("charges",)
 
     def create(self, request, form):
         return services.plan_create(**form.cleaned_data)
@@ -74,7 +75,7 @@ class ChargeForm(ServiceForm):
 
 
 @admin.register(Charge)
-class ChargeAdmin(ServiceAdmin):
+class ChargeAdmin(HistoryAdmin, ServiceAdmin):
     """Charges are added here and then fixed, as through the API and the dashboard: to reprice, add a new one."""
 
     form = ChargeForm

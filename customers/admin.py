@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from fluxbill.core import permissions as perms
-from fluxbill.core.admin import ReadOnlyInline, ServiceAdmin, ServiceForm
+from fluxbill.core.admin import HistoryAdmin, ReadOnlyInline, ServiceAdmin, ServiceForm
 from fluxbill.core.errors import DomainError
 from fluxbill.core.permissions import may
 
@@ -25,7 +25,7 @@ class CustomerForm(ServiceForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ServiceAdmin):
+class CustomerAdmin(HistoryAdmin, ServiceAdmin):
     form = CustomerForm
     list_display = ["name", "external_id", "email", "created_at"]
     search_fields = ["name", "external_id", "email"]
@@ -54,7 +54,7 @@ class SubscriptionForm(ServiceForm):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ServiceAdmin):
+class SubscriptionAdmin(HistoryAdmin, ServiceAdmin):
     """Subscriptions start here through the same service as the API; after that, they change only by their
     actions (cancel, interim invoice) and by the billing cycle."""
 

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from fluxbill.core import permissions as perms
-from fluxbill.core.admin import CheckedAdmin, ReadOnlyInline
+from fluxbill.core.admin import CheckedAdmin, HistoryAdmin, ReadOnlyInline
 from fluxbill.core.errors import DomainError
 from fluxbill.core.permissions import may
 
@@ -46,7 +46,7 @@ def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(CheckedAdmin):
+class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     list_display = ["__str__", "customer", "kind", "status", "currency", "total", "period_start", "period_end", "issued_at", "due_date", "email_sent_at"]
     list_filter = ["status", "kind", "currency"]
     search_fields = ["number", "customer__name", "customer__external_id", "customer__email"]

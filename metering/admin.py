@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from catalog import services as catalog_services
-from fluxbill.core.admin import CheckedAdmin, ServiceAdmin, ServiceForm
+from fluxbill.core.admin import CheckedAdmin, HistoryAdmin, ServiceAdmin, ServiceForm
 
 from .models import Meter, UsageEvent
 
@@ -24,7 +24,7 @@ class MeterForm(ServiceForm):
 
 
 @admin.register(Meter)
-class MeterAdmin(ServiceAdmin):
+class MeterAdmin(HistoryAdmin, ServiceAdmin):
     form = MeterForm
     list_display = ["name", "lookup_key", "event_name", "aggregation_type", "property_name", "unit", "active", "created_at"]
     list_filter = ["aggregation_type", "active"]

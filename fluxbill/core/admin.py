@@ -3,17 +3,22 @@
 Admin is a second way in for finance staff, beside the dashboard and the API, so it must not be a way
 around the rules. A `ServiceForm` runs its service's check in `clean()`, where a refusal can still be
 shown beside the field it names; the `ModelAdmin` then writes through the service itself.
+
+`HistoryAdmin` gives every tracked model's "History" page the trigger-written history (fluxbill/core/history.py):
+Django's own log only knows what was changed in this admin, not the API's, a task's, a shell's or raw SQL's.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_permission_codename
 from django.http import HttpResponseRedirect
 
 from fluxbill.core.errors import DomainError
 from fluxbill.core.forms import add_domain_error
+from fluxbill.core.history import ADMIN_HISTORY_ROWS, history_entries
 from fluxbill.core.permissions import may
 
 
@@ -38,6 +43,27 @@ class CheckedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self._may(request, "delete")
+
+
+class HistoryAdmin(admin.ModelAdmin):
+    """For a tracked model: its "History" page lists the pghistory rows (who, when, field from → to, reason)
+    above Django's LogEntry rows. Put it first among the bases: `class PlanAdmin(HistoryAdmin, ServiceAdmin)`.
+
+    Who may see it is Django's rule for that page, asked through `has_view_or_change_permission`, i.e.
+    `may` for a `CheckedAdmin`: the model's view permission (Support and Finance), nobody else.
+    """
+
+    object_history_template = "admin/fluxbill/object_history.html"
+    # Related names whose rows' changes are shown with the object's, as on its dashboard page.
+    history_children: tuple[str, ...] = ()
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        # Read only for someone allowed to see it; Django's view then refuses (403) or redirects the rest.
+        if obj is not None and self.has_view_or_change_permission(request, obj):
+            entries = history_entries(obj, children=self.history_children, limit=ADMIN_HISTORY_ROWS)
+            extra_context = {**(extra_context or {}), "history_entries": entries, "history_limit": ADMIN_HISTORY_ROWS}
+        return super().history_view(request, object_id, extra_context)
 
 
 class ServiceForm(forms.ModelForm):

@@ -7,17 +7,27 @@ Each row points at a `pghistory.Context` holding who did it: the dashboard user 
 (core's apps.py) and a reason where a service gives one (`invoice_void`). A write with no open
 context (a shell, a migration, raw SQL outside a request) is still recorded, with no actor.
 
+Reading it back, `history_entries` turns pghistory's `Events` rows (with their `pgh_diff`) into
+who / when / field: old → new / reason, in one query, for every detail page's History panel
+(templates/partials/detail_page.html) and admin's history page.
+
 Usage events and invoice lines are not tracked: events are append-only already and far too many,
 and lines are rebuilt by the services that own the invoice, whose own history is tracked.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
+from datetime import timezone as dt_timezone
+from decimal import Decimal
 from typing import Any
 
 import pghistory
+from django.db.models import DateTimeField, TextField
+from django.db.models.functions import Cast
+from django.utils.dateparse import parse_datetime
 from pghistory.middleware import HistoryMiddleware as _PghistoryMiddleware
 
 # Never snapshot: `updated_at` moves on every save; on ApiKey, callers add `key_hash` (a secret) and
@@ -98,6 +108,8 @@ def task_history_close(sender=None, task_id=None, task=None, **kwargs) -> None:
 # --- reading it back: the history panel and admin's history page -----------------------------------
 
 HISTORY_PANEL_ROWS = 20
+# Admin's history page shows more than a detail page's panel, still in one bounded query.
+ADMIN_HISTORY_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -111,16 +123,15 @@ class HistoryChange:
 class HistoryEntry:
     when: Any
     label: str  # insert, update, delete
+    subject: str  # "" for the object itself; "Charge “API calls”" for a child row
     who: str
     reason: str
     changes: list[HistoryChange]
 
 
-def _who(context) -> str:
+def _who(metadata) -> str:
     """Who made a change, from its context: the person, the API key, the task, or nobody known."""
-    if context is None:
-        return "system (no actor recorded)"
-    metadata = context.metadata or {}
+    metadata = metadata or {}
     if metadata.get("email") or metadata.get("user"):
         return metadata.get("email") or f"user #{metadata['user']}"
     if metadata.get("api_key"):
@@ -130,40 +141,88 @@ def _who(context) -> str:
     return "system (no actor recorded)"
 
 
-def _shown(value) -> str:
+def _shown(value, field=None) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(field, DateTimeField) and isinstance(value, str):
+        moment = parse_datetime(value)  # the snapshot's JSON carries ISO text
+        if moment is not None:
+            return f"{moment.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    if isinstance(value, Decimal):
+        # Prices are stored with 12 places: 0.002000000000 reads as 0.002; at least cents are kept (29.00).
+        trimmed = value.normalize()
+        return f"{trimmed if trimmed.as_tuple().exponent < -2 else value.quantize(Decimal('0.01')):f}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return str(value)
 
 
-def history_entries(obj, *, limit: int = HISTORY_PANEL_ROWS) -> list[HistoryEntry]:
-    """The object's latest `limit` changes, newest first, each with the fields it changed (old → new).
+def _event_models(obj, children: tuple[str, ...]) -> list:
+    """The event models to read: the object's, and those of the children named by their related name."""
+    model = type(obj)
+    found = [model.pgh_event_model]
+    for name in children:
+        found.append(model._meta.get_field(name).related_model.pgh_event_model)
+    return found
 
-    One query: the newest limit + 1 snapshots (the extra one is the "before" of the oldest shown).
+
+def history_entries(obj, *, children: tuple[str, ...] = (), limit: int = HISTORY_PANEL_ROWS) -> list[HistoryEntry]:
+    """The latest `limit` changes of `obj` and of its `children` (related names: a plan's "charges"), newest first.
+
+    One query over pghistory's `Events` view: each row comes with its context and its diff against the
+    previous row of the same object (`pgh_diff`, computed by pghistory in SQL). The diff is read as
+    text and parsed here so that amounts stay `Decimal` (JSON numbers would come back as floats).
     """
-    event_model = type(obj).pgh_event_model
-    tracked_fields = [
-        field for field in event_model._meta.concrete_fields
-        if not field.name.startswith("pgh_") and field.name != "id"
-    ]
-    rows = list(obj.history.select_related("pgh_context").order_by("-pgh_id")[: limit + 1])
+    from pghistory.models import Events  # not at import time: the models modules import this one
+
+    event_models = _event_models(obj, children)
+    tracked_models = {event_model._meta.label: event_model.pgh_tracked_model for event_model in event_models}
+    rows = (
+        Events.objects.across(*event_models)
+        .references(obj)
+        .annotate(diff_text=Cast("pgh_diff", TextField()))
+        .order_by("-pgh_created_at", "-pgh_id")
+        .values("pgh_model", "pgh_label", "pgh_created_at", "pgh_data", "pgh_context", "diff_text")[:limit]
+    )
     entries = []
-    for index, row in enumerate(rows[:limit]):
-        before = rows[index + 1] if index + 1 < len(rows) else None
-        changes = []
-        if row.pgh_label == "update" and before is not None:
-            for field in tracked_fields:
-                old, new = getattr(before, field.attname), getattr(row, field.attname)
-                if old != new:
-                    changes.append(HistoryChange(field=field.verbose_name, old=_shown(old), new=_shown(new)))
-        context = row.pgh_context
+    for row in rows:
+        tracked_model = tracked_models[row["pgh_model"]]
+        by_column = {field.column: field for field in tracked_model._meta.concrete_fields}
+        diff = json.loads(row["diff_text"], parse_float=Decimal) if row["diff_text"] else {}
+        changes = [
+            HistoryChange(
+                field=str(by_column[column].verbose_name) if column in by_column else column,
+                old=_shown(old, by_column.get(column)),
+                new=_shown(new, by_column.get(column)),
+            )
+            for column, (old, new) in sorted(diff.items(), key=lambda item: _field_order(by_column, item[0]))
+        ]
+        metadata = row["pgh_context"] or {}
         entries.append(
             HistoryEntry(
-                when=row.pgh_created_at,
-                label=row.pgh_label,
-                who=_who(context),
-                reason=(context.metadata or {}).get("reason", "") if context is not None else "",
+                when=row["pgh_created_at"],
+                label=row["pgh_label"],
+                subject="" if tracked_model is type(obj) else _subject(tracked_model, row["pgh_data"]),
+                who=_who(metadata),
+                reason=metadata.get("reason", ""),
                 changes=changes,
             )
         )
     return entries
+
+
+def _field_order(by_column: dict, column: str) -> int:
+    """Changes are listed in the model's field order, unknown columns last."""
+    return list(by_column).index(column) if column in by_column else len(by_column)
+
+
+def _subject(tracked_model, data: dict) -> str:
+    """A child row's name as its model's `__str__` gives it, from the snapshot (no query)."""
+    values = {
+        field.attname: data[field.column]
+        for field in tracked_model._meta.concrete_fields
+        if field.column in data and not field.is_relation
+    }
+    return f"{str(tracked_model._meta.verbose_name).capitalize()} “{tracked_model(**values)}”"

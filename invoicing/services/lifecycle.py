@@ -154,10 +154,10 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
     before = invoice.status
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = now
-    # Adds the reason to the request's history context (dashboard, API, admin). Opening one here instead
-    # broke the SMTP-outage worker test afterwards (tests/invoicing/test_smtp_outage.py): not understood yet.
-    pghistory.context(reason=reason)
-    invoice.save()
+    # The reason joins the open history context (a request's, a task's) or opens one (a shell, a script),
+    # so the row saying VOID always says why.
+    with pghistory.context(reason=reason):
+        invoice.save()
     _document_outdated(invoice)
     _audit(invoice, action="voided", actor=actor, from_status=before, to_status=InvoiceStatus.VOID, detail=reason).save()
     return invoice

@@ -103,6 +103,46 @@ def test_voiding_records_the_reason():
     assert update.pgh_context.metadata["reason"] == "made by mistake"
 
 
+def _draft_invoice() -> Invoice:
+    now = timezone.now()
+    return Invoice.objects.create(customer=CustomerFactory(), currency="USD", period_start=now - timedelta(days=30), period_end=now)
+
+
+def test_voiding_with_no_request_still_records_the_reason():
+    invoice = _draft_invoice()
+    invoice_void(invoice=invoice, now=timezone.now(), actor=ACTOR, reason="sent twice")  # a shell, a script
+    update = _history(invoice)[-1]
+    assert (update.status, update.pgh_context.metadata) == (InvoiceStatus.VOID, {"reason": "sent twice"})
+
+
+@celery_app.task(name="tests.history_void_invoice")
+def _void_invoice(invoice_id: str) -> None:
+    invoice_void(invoice=Invoice.objects.get(pk=invoice_id), now=timezone.now(), actor=ACTOR, reason="customer left")
+
+
+def test_voiding_in_a_task_records_the_task_and_the_reason():
+    invoice = _draft_invoice()
+    _void_invoice.apply(args=[str(invoice.pk)]).get()
+    update = _history(invoice)[-1]
+    assert update.status == InvoiceStatus.VOID
+    assert update.pgh_context.metadata == {"task": "tests.history_void_invoice", "reason": "customer left"}
+
+
+def test_voiding_through_the_api_records_the_reason_and_the_staff_member(staff_user):
+    from rest_framework.test import APIClient
+
+    invoice = _draft_invoice()
+    login = APIClient().post("/api/v1/auth/login", {"email": staff_user.email, "password": "pass-word-123"}, format="json")
+    assert login.status_code == 200, login.content
+    response = APIClient().post(
+        f"/api/v1/invoices/{invoice.pk}/void", {"reason": "wrong customer"}, format="json",
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+    )
+    assert response.status_code == 200, response.content
+    metadata = _history(invoice)[-1].pgh_context.metadata
+    assert (metadata["reason"], metadata["user"], metadata["email"]) == ("wrong customer", staff_user.pk, staff_user.email)
+
+
 @celery_app.task(name="tests.history_rename_customer")
 def _rename_customer(customer_id: str) -> None:
     Customer.objects.filter(pk=customer_id).update(name="Renamed by task")

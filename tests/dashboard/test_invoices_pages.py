@@ -316,8 +316,9 @@ def test_email_failure_is_shown(finance_client):
 
 def test_invoice_page_queries_are_constant(finance_client, django_assert_max_num_queries):
     invoice = _open()
-    # session, user, groups, invoice with customer/subscription/plan/replaces, lines, audit, late usage, replacement
-    with django_assert_max_num_queries(9):
+    # session, user, groups, invoice with customer/subscription/plan/replaces, lines, audit, late usage, replacement,
+    # history panel
+    with django_assert_max_num_queries(10):
         assert finance_client.get(f"/invoices/{invoice.pk}/").status_code == 200
 
 
