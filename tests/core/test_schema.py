@@ -56,8 +56,11 @@ def test_rate_limited_ingestion_documents_429_and_unknown_targets_404(schema):
     for path in ("/api/v1/sdk/track", "/api/v1/usage", "/api/v1/events", "/api/v1/events/bulk"):
         responses = schema["paths"][path]["post"]["responses"]
         assert "429" in responses, path
-    for path in ("/api/v1/sdk/track", "/api/v1/usage", "/api/v1/events"):
+    # Fluxrate's page lists 404 for an unknown meter or customer; Flexprice's lists 202/400/401/429 only.
+    for path in ("/api/v1/sdk/track", "/api/v1/usage"):
         assert _error_schema(schema["paths"][path]["post"], "404") == ERROR, path
+    events = schema["paths"]["/api/v1/events"]["post"]["responses"]
+    assert "404" not in events and {"202", "400", "401", "429"} <= set(events)
 
 
 def test_bulk_rejection_is_an_error_body_with_counts(schema):
