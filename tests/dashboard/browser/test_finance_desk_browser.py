@@ -67,3 +67,27 @@ def test_support_opens_the_events_behind_an_invoice_line(support_page, screensho
         page.get_by_role("link", name=re.compile(r"Export all 3 as CSV")).click()
     lines = open(download.value.path()).read().splitlines()
     assert len(lines) == 4 and lines[0].startswith("id,timestamp,quantity")
+
+
+def test_times_read_the_same_on_every_page_in_the_viewers_zone_with_its_name(browser, live_server, screenshot):
+    # Found: each page formatted times its own way, with no zone shown. Tokyo has no summer time: GMT+9.
+    from .conftest import log_in, make_staff
+
+    make_staff("tokyo-support", "Support")
+    context = browser.new_context(base_url=live_server.url, timezone_id="Asia/Tokyo", locale="en-US")
+    try:
+        page = log_in(context.new_page(), "tokyo-support")
+        customer = CustomerFactory(external_id="acme-001")
+        charge = UsageChargeFactory()
+        stamp = dt.datetime(2026, 3, 1, 23, 30, 5, tzinfo=dt.timezone.utc)
+        UsageEventFactory(customer=customer, meter=charge.meter, quantity=Decimal(1), timestamp=stamp)
+
+        page.goto("/events/")
+        first = page.locator("time[data-local]").first
+        expect(first).to_have_text("2026-03-02 08:30:05 GMT+9")  # 23:30:05 UTC is 08:30:05 the next day in Tokyo
+        assert first.get_attribute("title") == "2026-03-01 23:30:05 UTC"
+        shapes = page.locator("time[data-local]").all_inner_texts()
+        assert shapes and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? GMT\+9", text) for text in shapes), shapes
+        screenshot(page, "times-in-viewer-zone")
+    finally:
+        context.close()
