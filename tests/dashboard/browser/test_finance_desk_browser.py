@@ -91,3 +91,32 @@ def test_times_read_the_same_on_every_page_in_the_viewers_zone_with_its_name(bro
         screenshot(page, "times-in-viewer-zone")
     finally:
         context.close()
+
+
+def test_the_void_form_opens_on_demand(finance_page, screenshot):
+    # Found: the void form sat above every invoice. It now opens from its button, beside the others.
+    from invoicing.services import invoice_finalize
+
+    page = finance_page
+    customer = CustomerFactory(name="Acme Corp", external_id="acme-001")
+    plan = PlanFactory(billing_interval="day", currency="USD")
+    charge = UsageChargeFactory(plan=plan, unit_price=Decimal("2.00"))
+    start = timezone.now().replace(microsecond=0) - dt.timedelta(days=1, hours=1)
+    SubscriptionFactory(customer=customer, plan=plan, start_date=start, current_period_start=start, current_period_end=start + dt.timedelta(days=1))
+    UsageEventFactory(customer=customer, meter=charge.meter, quantity=Decimal("3"), timestamp=start + dt.timedelta(hours=1))
+    subscriptions_rollover(now=timezone.now(), actor=Actor.task("rollover"))
+    invoice = invoice_finalize(invoice=Invoice.objects.get(), now=timezone.now(), actor=Actor.task("finalize"))
+
+    page.goto(f"/invoices/{invoice.pk}/")
+    reason = page.get_by_label("Reason")
+    expect(reason).to_be_hidden()
+    page.get_by_text("Void…").click()
+    expect(reason).to_be_visible()
+    reason.fill("Duplicate of a manual invoice")
+    screenshot(page, "invoice-void-on-demand")
+    page.get_by_role("button", name="Void invoice").click()
+
+    expect(page.locator(".badge.VOID")).to_be_visible()
+    invoice.refresh_from_db()
+    assert invoice.status == "VOID"
+    assert page.dialogs, "the void asked for confirmation first"
