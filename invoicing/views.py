@@ -7,9 +7,7 @@ check the permission (fluxbill.core.permissions). A refusal is a flash message.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Callable
 
 from django.contrib import messages
@@ -24,8 +22,8 @@ from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import paginate, require, sort
 from fluxbill.core.permissions import may
 from fluxbill.core.errors import DomainError
-from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.money import round_money
+from metering.exports import events_csv
 from metering.selectors import events_in_window, keyset_page, with_properties_text
 
 from . import selectors
@@ -324,7 +322,6 @@ invoice_resend_view = _action_view(ACTIONS["resend"])
 # --- why is this line this much? ------------------------------------------------------
 
 EXPLAIN_PAGE_SIZE = 50
-EVENT_CSV_COLUMNS = ("id", "timestamp", "quantity", "idempotency_key", "source", "properties", "created_at")
 
 
 @require(perms.VIEW_INVOICE)
@@ -360,7 +357,7 @@ def _usage_page(request, explanation, *, back: tuple[str, str]):
         meter_id=explanation.meter.pk, customer_id=explanation.customer.pk, start=explanation.start, end=explanation.end
     )
     if request.GET.get("format") == "csv":
-        return _events_csv(events, f"usage-{explanation.meter.event_name}-{explanation.customer.external_id}")
+        return events_csv(events, f"usage-{explanation.meter.event_name}-{explanation.customer.external_id}")
     page = keyset_page(
         events, newest_first=False, after=request.GET.get("after"), before=request.GET.get("before"), size=EXPLAIN_PAGE_SIZE
     )
@@ -373,32 +370,3 @@ def _usage_page(request, explanation, *, back: tuple[str, str]):
         "back_label": back[1],
     }
     return render(request, "invoicing/line_usage.html", context)
-
-
-def _events_csv(events, name: str) -> StreamingHttpResponse:
-    """Every event of the window in time order, streamed from a server-side cursor: constant memory."""
-    rows = events.order_by("timestamp", "id").values_list(*EVENT_CSV_COLUMNS)
-
-    def lines():
-        writer = csv.writer(_Echo())
-        yield writer.writerow(EVENT_CSV_COLUMNS)
-        for row in rows.iterator(chunk_size=5000):
-            yield writer.writerow([_event_cell(value) for value in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120]
-    response["Content-Disposition"] = f'attachment; filename="{safe_name}.csv"'
-    return response
-
-
-def _event_cell(value) -> str:
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return decimal_to_string(value)
-    if isinstance(value, dict):
-        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text  # never a spreadsheet formula

@@ -14,4 +14,5 @@ urlpatterns = [
     path("meters/<uuid:pk>/archive/", views.meter_archive, name="meter-archive"),
     path("events/", views.event_debugger, name="event-debugger"),
     path("events/send/", views.event_send, name="event-send"),
+    path("events/export.csv", views.event_export, name="event-export"),
 ]

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +25,7 @@ from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
 
 from . import services
+from .exports import events_csv
 from .selectors import keyset_page, with_properties_text
 from .aggregation import usage_buckets
 from .forms import (
@@ -217,9 +219,9 @@ def bucket_label(moment: dt.datetime, group_by: str) -> str:
 # --- Event debugger -------------------------------------------------------------------
 
 
-def _debugger(request, send_form: SendEventForm):
-    now = timezone.now()
-    filters = EventFilterForm(request.GET)
+def _filtered_events(filters: EventFilterForm):
+    """The debugger's events narrowed by its filters (meter, customer external id, source): the page and
+    its export read the same rows."""
     events = UsageEvent.objects.select_related("meter", "customer")
     if filters.is_valid():
         wanted = filters.cleaned_data
@@ -229,6 +231,23 @@ def _debugger(request, send_form: SendEventForm):
             events = events.filter(customer__external_id__iexact=wanted["customer"].strip())
         if wanted["source"]:
             events = events.filter(source__iexact=wanted["source"].strip())
+    return events
+
+
+@require(perms.VIEW_EVENT)
+def event_export(request):
+    """Every event the debugger's filters select, oldest first, as CSV streamed in constant memory."""
+    filters = EventFilterForm(request.GET)
+    if filters.is_bound and not filters.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filters.errors.items())
+        return HttpResponseBadRequest(f"Invalid filter: {problems}", content_type="text/plain; charset=utf-8")
+    return events_csv(_filtered_events(filters), f"events-{timezone.now():%Y%m%d-%H%M}")
+
+
+def _debugger(request, send_form: SendEventForm):
+    now = timezone.now()
+    filters = EventFilterForm(request.GET)
+    events = _filtered_events(filters)
     newest_first = request.GET.get("sort", "-timestamp") != "timestamp"
     page = keyset_page(
         events,

@@ -94,6 +94,7 @@ DASHBOARD = [
     ("metering:meter-archive", "get", "metering.delete_meter", 200),
     ("metering:event-debugger", "get", "metering.view_usageevent", 200),
     ("metering:event-send", "post", "metering.add_usageevent", 200),
+    ("metering:event-export", "get", "metering.view_usageevent", 200),
     ("catalog:plan-list", "get", "catalog.view_plan", 200),
     ("catalog:plan-detail", "get", "catalog.view_plan", 200),
     ("catalog:plan-create", "get", "catalog.add_plan", 200),

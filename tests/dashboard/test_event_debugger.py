@@ -374,3 +374,29 @@ def test_a_body_that_is_not_json_is_listed_under_rejected(api_client, support_cl
     assert row.error.startswith(error)
     assert row.payload == excerpt
     assert error in support_client.get(URL).content.decode()
+
+
+def test_the_export_follows_the_filters_and_streams(support_client):
+    import csv
+    import io
+
+    calls = MeterFactory(event_name="api.calls", aggregation_type="COUNT")
+    storage = MeterFactory(event_name="storage.gb", aggregation_type="SUM", property_name="gb")
+    acme = CustomerFactory(external_id="acme")
+    now = timezone.now()
+    for i in range(3):
+        UsageEventFactory(meter=calls, customer=acme, quantity=Decimal(1), timestamp=now - dt.timedelta(minutes=i))
+    UsageEventFactory(meter=storage, customer=acme, quantity=Decimal("2.5"), timestamp=now, properties={"note": "=cmd"})
+
+    page = support_client.get(URL, {"meter": str(calls.pk)}).content.decode()
+    assert f'href="/events/export.csv?meter={calls.pk}"' in page
+    response = support_client.get("/events/export.csv", {"meter": str(calls.pk)})
+
+    assert response.status_code == 200 and response.streaming
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:5] == ["id", "timestamp", "meter", "customer", "quantity"]
+    assert [(row[2], row[3], row[4]) for row in rows[1:]] == [("api.calls", "acme", "1")] * 3
+    everything = list(csv.reader(io.StringIO(b"".join(support_client.get("/events/export.csv").streaming_content).decode())))
+    assert len(everything) == 5
+    assert everything[-1][7] == '{"note":"=cmd"}'  # JSON starts with "{": never read as a formula
+    assert support_client.get("/events/export.csv", {"meter": "not-a-meter"}).status_code == 400

@@ -95,8 +95,9 @@ def test_the_events_export_is_every_event_of_the_window_in_time_order(support_cl
     assert response.status_code == 200
     assert response.streaming
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["id", "timestamp", "quantity", "idempotency_key", "source", "properties", "created_at"]
-    assert [row[2] for row in rows[1:]] == ["40", "60", "50"]
+    assert rows[0] == ["id", "timestamp", "meter", "customer", "quantity", "idempotency_key", "source", "properties", "created_at"]
+    assert [row[4] for row in rows[1:]] == ["40", "60", "50"]
+    assert {row[3] for row in rows[1:]} == {"acme-001"}
 
 
 def test_events_page_through_every_event_once(support_client, billed):
