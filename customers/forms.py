@@ -10,7 +10,6 @@ from django import forms
 from catalog.models import Plan
 from fluxbill.core.forms import DayField
 
-from .choices import SubscriptionStatus
 from .models import Customer
 
 
@@ -54,12 +53,6 @@ class SubscriptionForm(forms.Form):
     def start(self) -> dt.datetime | None:
         day = self.cleaned_data.get("start_date")
         return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc) if day else None
-
-
-class SubscriptionFilterForm(forms.Form):
-    status = forms.ChoiceField(choices=[("", "Any status"), *SubscriptionStatus.choices], required=False)
-    plan = forms.ModelChoiceField(queryset=Plan.objects.order_by("name"), required=False, empty_label="Any plan")
-    customer = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
 
 class CancelForm(forms.Form):

@@ -41,7 +41,7 @@ PAGES = {
     "/invoices/": lambda user: InvoiceFactory(),
     "/api-keys/": _api_key,
 }
-EXPORTS = ["/invoices/export.csv"]
+EXPORTS = ["/invoices/export.csv", "/customers/export.csv", "/subscriptions/export.csv"]
 
 
 def _queries(client, url) -> int:

@@ -12,6 +12,7 @@ from customers.choices import SubscriptionStatus
 from customers.models import Subscription
 from invoicing.choices import InvoiceKind, InvoiceStatus
 from invoicing.models import Invoice
+from tests.dashboard.helpers import csv_rows
 from tests.factories import (
     CustomerFactory,
     FixedChargeFactory,
@@ -105,9 +106,9 @@ def test_filter_by_status_and_plan(finance_client):
     assert pks(plan=pro.pk) == {b.pk, c.pk}
     assert pks(plan=pro.pk, status="ACTIVE") == {c.pk}
     assert pks(customer=a.customer.pk) == {a.pk}
-    # an invalid filter value is reported, not a 500
+    # an invalid filter value is reported beside its field, with a 400 as on every list
     response = finance_client.get("/subscriptions/", {"status": "BOGUS"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "status" in response.context["form"].errors
 
 
@@ -313,3 +314,19 @@ def test_interim_for_an_ended_subscription_is_refused_with_a_message(finance_cli
     assert response.redirect_chain == [(f"/subscriptions/{subscription.pk}/", 302)]
     assert "Subscription is ENDED; nothing left to bill" in response.content.decode()
     assert not Invoice.objects.exists()
+
+
+def test_csv_export_and_the_api_read_the_same_filters(finance_client, admin_api):
+    pro = PlanFactory(name="Pro", lookup_id="pro")
+    acme = CustomerFactory(name="Acme Corp", external_id="acme-001")
+    mine = SubscriptionFactory(plan=pro, customer=acme)
+    SubscriptionFactory(plan=pro, customer=CustomerFactory(name="Globex", external_id="glx"))
+    SubscriptionFactory(customer=acme)  # another plan
+    params = {"plan": pro.pk, "customer": "acme-001"}
+    rows = csv_rows(finance_client.get("/subscriptions/export.csv", params), "subscriptions")
+    assert rows[0][:5] == ["customer_external_id", "customer_name", "plan_lookup_id", "plan_name", "status"]
+    assert [(row[0], row[2], row[-1]) for row in rows[1:]] == [("acme-001", "pro", str(mine.pk))]
+    # The API's `customer` takes the external id too (it took only an id before).
+    api = admin_api.get("/api/v1/subscriptions", params)
+    assert [row["id"] for row in api.json()["results"]] == [str(mine.pk)]
+    assert {s.pk for s in finance_client.get("/subscriptions/", params).context["page"].object_list} == {mine.pk}
