@@ -105,3 +105,18 @@ class FilterSet(django_filters.FilterSet):
     def active(self) -> bool:
         """Whether any filter was given (the list then says "nothing matches" rather than "nothing yet")."""
         return self.is_bound and any(self.data.get(name) not in (None, "") for name in self.filters)
+
+
+class ActiveFilter(django_filters.ChoiceFilter):
+    """?status=active|archived on a resource with an `active` flag (meters, plans)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", (("active", "Active"), ("archived", "Archived")))
+        kwargs.setdefault("empty_label", "All")
+        kwargs.setdefault("label", "Status")
+        super().__init__(**kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        return qs.filter(**{self.field_name or "active": value == "active"})

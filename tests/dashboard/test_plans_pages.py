@@ -486,3 +486,24 @@ def test_saved_charge_links_to_a_filled_in_calculator(support_client):
     (charge,) = support_client.get(f"/plans/{plan.pk}/").context["charges"]
     response = support_client.get(charge.calculator_url + "&quantity=150&fragment=1")
     assert _amount(response) == "$12.50"
+
+
+def test_list_and_api_read_one_filterset(support_client, admin_api):
+    PlanFactory(name="Pro Monthly", lookup_id="pro_monthly")
+    PlanFactory(name="Legacy Pro", lookup_id="legacy", active=False)
+    PlanFactory(name="Starter", lookup_id="starter")
+
+    def page(params):
+        response = support_client.get("/plans/", params)
+        assert response.status_code == 200
+        return {p.lookup_id for p in response.context["page"].object_list}
+
+    def api(params):
+        return {p["lookup_id"] for p in admin_api.get("/api/v1/plans", params).json()["results"]}
+
+    assert page({"q": "pro"}) == api({"search": "pro"}) == {"pro_monthly", "legacy"}
+    assert page({"status": "archived"}) == api({"active": "false"}) == api({"status": "archived"}) == {"legacy"}
+    assert page({"q": "pro", "status": "active"}) == {"pro_monthly"}
+    bad = support_client.get("/plans/", {"status": "gone"})
+    assert bad.status_code == 400 and "status" in bad.context["form"].errors
+    assert admin_api.get("/api/v1/plans", {"status": "gone"}).json()["field"] == "status"

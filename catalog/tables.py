@@ -1,0 +1,25 @@
+"""The plan list's columns and sorts (fluxbill.core.lists)."""
+
+from fluxbill.core.lists import Column, Table
+
+ACTIVE_BADGE = (
+    '{% if row.active %}<span class="badge">Active</span>{% else %}<span class="badge VOID">Archived</span>{% endif %}'
+)
+
+
+class PlanTable(Table):
+    default_sort = "name"
+    columns = (
+        Column("name", "Name", sort="name", template='<a href="{% url \'catalog:plan-detail\' row.pk %}">{{ row.name }}</a>'),
+        Column("lookup_id", "Lookup id", sort="lookup_id", template="<code>{{ row.lookup_id }}</code>"),
+        Column("type", "Type", sort="type", accessor="get_type_display"),
+        Column("interval", "Billed", sort="billing_interval", accessor="get_billing_interval_display"),
+        Column("currency", "Currency", sort="currency"),
+        Column("charges", "Charges", sort="charge_count", template=(
+            '{{ row.charge_count }}{% if row.charge_count %}: <small class="muted">{% for charge in row.charges.all %}'
+            '{{ charge.display_name }}{% if charge.type == "FIXED" %} ({{ charge.amount|money:row.currency }}){% endif %}'
+            '{% if not forloop.last %}, {% endif %}{% endfor %}</small>{% endif %}'
+        )),
+        Column("status", "Status", sort="active", template=ACTIVE_BADGE),
+        Column("created", "Created", sort="created_at", template='{% dt row.created_at "%Y-%m-%d" %}'),
+    )
