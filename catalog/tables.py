@@ -1,10 +1,6 @@
 """The plan list's columns and sorts (fluxbill.core.lists)."""
 
-from fluxbill.core.lists import Column, Table
-
-ACTIVE_BADGE = (
-    '{% if row.active %}<span class="badge">Active</span>{% else %}<span class="badge VOID">Archived</span>{% endif %}'
-)
+from fluxbill.core.lists import ACTIVE_BADGE, Column, Table
 
 
 class PlanTable(Table):

@@ -62,6 +62,12 @@ class Column:
         return _compile(self.template or "{{ row.%s }}" % (self.accessor or self.name)).template
 
 
+# The status cell of a resource with an `active` flag (meters, plans).
+ACTIVE_BADGE = (
+    '{% if row.active %}<span class="badge">Active</span>{% else %}<span class="badge VOID">Archived</span>{% endif %}'
+)
+
+
 @dataclass(frozen=True)
 class ExportColumn:
     """One column of the CSV: `source` is what `values_list` reads. `money` names the row's currency column;
