@@ -1,6 +1,6 @@
 """The plan list's columns and sorts (fluxbill.core.lists)."""
 
-from fluxbill.core.lists import ACTIVE_BADGE, Column, Table
+from fluxbill.core.lists import ACTIVE_BADGE, CREATED, Column, Table
 
 
 class PlanTable(Table):
@@ -17,5 +17,5 @@ class PlanTable(Table):
             '{% if not forloop.last %}, {% endif %}{% endfor %}</small>{% endif %}'
         )),
         Column("status", "Status", sort="active", template=ACTIVE_BADGE),
-        Column("created", "Created", sort="created_at", template='{% dt row.created_at "%Y-%m-%d" %}'),
+        CREATED,
     )

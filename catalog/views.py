@@ -30,10 +30,7 @@ class PlanList(ObjectListView):
     url_name = "catalog:plan-list"
     toolbar_filters = ("q", "status")
     buttons = (Button("New plan", "catalog:plan-create", perms.ADD_PLAN),)
-    empty_filtered_text = (
-        "<p>No plans match{% if request.GET.q %} “{{ request.GET.q }}”{% endif %}. "
-        '<a href="{{ clear_url }}">Clear the filters</a> to see them all.</p>'
-    )
+    plural = "plans"
     empty_text = (
         "<p>No plans yet. A plan sets what customers pay each period (fixed fees and metered usage): "
         "{% if user|can:'catalog.add_plan' %}<a href=\"{% url 'catalog:plan-create' %}\">create the first plan</a>, "

@@ -16,32 +16,25 @@ from .choices import SubscriptionStatus
 from .models import Customer, Subscription
 
 
-class CustomerRefFilter(django_filters.CharFilter):
+class CustomerRefFilter(SearchFilter):
     """A customer named by its id, or by part of its name or external id, ignoring case.
 
-    The invoice and subscription lists (pages and API) read `customer` through this one filter, so an id
-    pasted from the API and an external id typed on the dashboard find the same rows everywhere.
-    `path` is the relation to the customer ("customer"), "" on the customer list itself.
+    The invoice and subscription lists (pages, exports and API) read `customer` through this one filter, so
+    an id pasted from the API and an external id typed on the dashboard find the same rows everywhere.
+    An exact external id is the API's `external_customer_id`.
     """
 
-    def __init__(self, *, path: str = "customer", **kwargs):
+    def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 255)
         kwargs.setdefault("label", "Customer")
         kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "Id, name or external id"}))
-        super().__init__(**kwargs)
-        self.path = path
+        super().__init__(fields=("customer__name", "customer__external_id"), **kwargs)
 
-    def filter(self, qs, value):
-        text = (value or "").strip()
-        if not text:
-            return qs
-        prefix = f"{self.path}__" if self.path else ""
-        condition = Q(**{f"{prefix}name__icontains": text}) | Q(**{f"{prefix}external_id__icontains": text})
+    def exact_condition(self, text: str) -> Q:
         try:
-            condition |= Q(**{f"{self.path}_id" if self.path else "pk": uuid.UUID(text)})
+            return Q(customer_id=uuid.UUID(text))
         except ValueError:
-            pass
-        return qs.filter(condition)
+            return super().exact_condition(text)
 
 
 class CustomerFilterSet(FilterSet):

@@ -1,8 +1,10 @@
 """The customer and subscription lists' columns, sorts and CSVs (fluxbill.core.lists)."""
 
-from fluxbill.core.lists import Column, ExportColumn, Table
+from fluxbill.core.lists import CREATED, Column, ExportColumn, Table
 
-_CREATED = Column("created", "Created", sort="created_at", template='{% dt row.created_at "%Y-%m-%d" %}')
+# A row's customer, linked: the invoice and subscription lists both show it.
+CUSTOMER = Column("customer", "Customer", sort="customer__name",
+                  template='<a href="{% url \'customers:customer-detail\' row.customer_id %}">{{ row.customer }}</a>')
 
 
 class CustomerTable(Table):
@@ -12,7 +14,7 @@ class CustomerTable(Table):
                template='<a href="{% url \'customers:customer-detail\' row.pk %}">{{ row.name|default:"(no name)" }}</a>'),
         Column("external_id", "External id", sort="external_id", template="<code>{{ row.external_id }}</code>"),
         Column("email", "Email", sort="email"),
-        _CREATED,
+        CREATED,
     )
     export_columns = (
         ExportColumn("external_id", "external_id"),
@@ -27,8 +29,7 @@ class CustomerTable(Table):
 class SubscriptionTable(Table):
     default_sort = "-created"
     columns = (
-        Column("customer", "Customer", sort="customer__name",
-               template='<a href="{% url \'customers:customer-detail\' row.customer_id %}">{{ row.customer }}</a>'),
+        CUSTOMER,
         Column("plan", "Plan", sort="plan__name",
                template='<a href="{% url \'customers:subscription-detail\' row.pk %}">{{ row.plan.name }}</a>'),
         Column("status", "Status", sort="status", template='<span class="badge">{{ row.get_status_display }}</span>'),
@@ -37,7 +38,7 @@ class SubscriptionTable(Table):
             '{% dt row.current_period_end "%Y-%m-%d" %}'
             '{% if row.cancel_at and row.status != "ENDED" %} <span class="muted">(then ends)</span>{% endif %}'
         )),
-        _CREATED,
+        CREATED,
     )
     export_columns = (
         ExportColumn("customer_external_id", "customer__external_id"),

@@ -1,6 +1,7 @@
 """The invoice list's columns, its sorts and its CSV (fluxbill.core.lists)."""
 
-from fluxbill.core.lists import Column, ExportColumn, Table
+from customers.tables import CUSTOMER
+from fluxbill.core.lists import CREATED, Column, ExportColumn, Table
 
 
 class InvoiceTable(Table):
@@ -11,8 +12,7 @@ class InvoiceTable(Table):
             '{% else %}Draft {{ row.pk|stringformat:"s"|slice:":8" }}{% endif %}</a>'
             '{% if row.kind != "PERIOD" %} <span class="muted">· {{ row.get_kind_display }}</span>{% endif %}'
         )),
-        Column("customer", "Customer", sort="customer__name",
-               template='<a href="{% url \'customers:customer-detail\' row.customer_id %}">{{ row.customer }}</a>'),
+        CUSTOMER,
         Column("status", "Status", sort="status",
                template='<span class="badge {{ row.status }}">{{ row.get_status_display }}</span>'),
         Column("period", "Period", sort="period_start",
@@ -20,7 +20,7 @@ class InvoiceTable(Table):
         Column("issued", "Issued", sort="issued_at", template='{% dt row.issued_at "%Y-%m-%d" %}'),
         Column("due", "Due", sort="due_date", template='{{ row.due_date|date:"Y-m-d" }}'),
         Column("total", "Total", sort="total", align="num", template="{{ row.total|money:row.currency }}"),
-        Column("created", "Created", sort="created_at", template='{% dt row.created_at "%Y-%m-%d" %}'),
+        CREATED,
     )
     export_columns = (
         ExportColumn("number", "number"),

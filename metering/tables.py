@@ -1,6 +1,6 @@
 """The meter list's columns and sorts (fluxbill.core.lists)."""
 
-from fluxbill.core.lists import ACTIVE_BADGE, Column, Table
+from fluxbill.core.lists import ACTIVE_BADGE, CREATED, Column, Table
 
 
 class MeterTable(Table):
@@ -13,5 +13,5 @@ class MeterTable(Table):
         )),
         Column("unit", "Unit", sort="unit", template='{{ row.unit|default:"—" }}'),
         Column("status", "Status", sort="active", template=ACTIVE_BADGE),
-        Column("created", "Created", sort="created_at", template='{% dt row.created_at "%Y-%m-%d" %}'),
+        CREATED,
     )

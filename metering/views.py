@@ -55,10 +55,7 @@ class MeterList(ObjectListView):
     url_name = "metering:meter-list"
     toolbar_filters = ("q", "status")
     buttons = (Button("New meter", "metering:meter-create", perms.ADD_METER),)
-    empty_filtered_text = (
-        "<p>No meters match{% if request.GET.q %} “{{ request.GET.q }}”{% endif %}. "
-        '<a href="{{ clear_url }}">Clear the filters</a> to see them all.</p>'
-    )
+    plural = "meters"
     empty_text = (
         "<p>No meters yet. A meter counts events your product sends (API calls, GB stored, tokens…): "
         "{% if user|can:'metering.add_meter' %}<a href=\"{% url 'metering:meter-create' %}\">create the first meter</a>, "

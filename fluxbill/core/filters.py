@@ -92,10 +92,14 @@ class SearchFilter(django_filters.CharFilter):
         text = (value or "").strip()
         if not text:
             return qs
-        condition = Q()
+        condition = self.exact_condition(text)
         for name in self.search_fields:
             condition |= Q(**{f"{name}__icontains": text})
         return qs.filter(condition)
+
+    def exact_condition(self, text: str) -> Q:
+        """What else the text may match exactly (an id); nothing by default."""
+        return Q()
 
 
 class FilterSet(django_filters.FilterSet):

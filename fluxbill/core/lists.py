@@ -68,6 +68,10 @@ ACTIVE_BADGE = (
 )
 
 
+# When the row was created, sortable: most lists end with it.
+CREATED = Column("created", "Created", sort="created_at", template='{% dt row.created_at "%Y-%m-%d" %}')
+
+
 @dataclass(frozen=True)
 class ExportColumn:
     """One column of the CSV: `source` is what `values_list` reads. `money` names the row's currency column;
@@ -164,7 +168,12 @@ class ObjectListView:
     # Filters shown in the toolbar; the FilterSet's other filters still apply when in the query string.
     toolbar_filters: tuple[str, ...] | None = None
     empty_text: str = ""  # template source: nothing exists yet
-    empty_filtered_text: str = ""  # template source: nothing matches the filters (`clear_url` is set)
+    plural: str = ""  # "plans": what the default texts call the rows
+    # Template source: nothing matches the filters (`clear_url` is set).
+    empty_filtered_text: str = (
+        "<p>No {{ view.plural }} match{% if request.GET.q %} “{{ request.GET.q }}”{% endif %}. "
+        '<a href="{{ clear_url }}">Clear the filters</a> to see them all.</p>'
+    )
     per_page: int = 25
 
     def __init__(self, request):
