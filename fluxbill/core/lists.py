@@ -192,10 +192,6 @@ class ObjectListView:
     def get_default_sort(self) -> str:
         return self.table_class.default_sort
 
-    def get_page_rows(self, queryset):
-        """The page's slice of the sorted queryset; a page that needs more than one query per page adds it here."""
-        return queryset
-
     def extra_context(self) -> dict:
         return {}
 
@@ -207,7 +203,7 @@ class ObjectListView:
     def page(self):
         request = self.request
         queryset, current_sort = self.sorted(self.filterset.qs)
-        page = paginate(request, self.get_page_rows(queryset), self.per_page)
+        page = paginate(request, queryset, self.per_page)
         columns = self.table_class.visible_columns(request.user)
         form = self.filterset.form
         shown = self.toolbar_filters if self.toolbar_filters is not None else tuple(form.fields)
