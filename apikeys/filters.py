@@ -23,7 +23,7 @@ def state_condition(state: str, now) -> Q:
 
 class ApiKeyFilterSet(FilterSet):
     q = SearchFilter(fields=("name", "prefix"), widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or prefix"}))
-    status = django_filters.ChoiceFilter(choices=STATES, empty_label="Any", method="filter_status")
+    status = django_filters.ChoiceFilter(choices=STATES, empty_label="Any", method="filter_status", label="Status")
 
     class Meta:
         model = ApiKey

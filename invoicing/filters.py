@@ -43,7 +43,7 @@ class InvoiceFilterSet(FilterSet):
     customer_id = django_filters.UUIDFilter(field_name="customer_id", widget=forms.HiddenInput)
     external_customer_id = django_filters.CharFilter(field_name="customer__external_id", max_length=255)
     number = django_filters.CharFilter(
-        lookup_expr="icontains", max_length=32, widget=forms.TextInput(attrs={"placeholder": "INV-2026-…"})
+        lookup_expr="icontains", max_length=32, label="Number", widget=forms.TextInput(attrs={"placeholder": "INV-2026-…"})
     )
     kind = django_filters.ChoiceFilter(choices=InvoiceKind.choices, empty_label="Any kind")
     subscription = django_filters.UUIDFilter(field_name="subscription_id")
