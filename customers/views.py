@@ -231,7 +231,7 @@ class SubscriptionList(ObjectListView):
     url_name = "customers:subscription-list"
     export_url_name = "customers:subscription-export"
     export_filename = "subscriptions"
-    buttons = (Button("New subscription", "customers:subscription-create", perms.ADD_SUBSCRIPTION),)
+    buttons = (Button("New subscription", "customers:subscription-create", perms.ADD_SUBSCRIPTION, carry=("customer",)),)
     empty_filtered_text = '<p>No subscription matches these filters. <a href="{{ clear_url }}">Show all subscriptions</a>.</p>'
     empty_text = (
         "<p>No subscriptions yet. {% if user|can:'customers.add_subscription' %}"

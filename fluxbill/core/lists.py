@@ -19,7 +19,7 @@ import csv
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.template import Context, engines
 from django.urls import reverse
@@ -150,6 +150,7 @@ class Button:
     label: str
     url_name: str
     permission: str
+    carry: tuple[str, ...] = ()  # query parameters of the list handed on ("customer": a new subscription for them)
 
 
 class ObjectListView:
@@ -222,7 +223,7 @@ class ObjectListView:
             "css_class": self.table_class.css_class,
             "page": page,
             "rows": self.table_class.render_rows(page.object_list, columns, request),
-            "buttons": [(b, reverse(b.url_name)) for b in self.buttons if may(request.user, b.permission)],
+            "buttons": [(b, self._button_url(b)) for b in self.buttons if may(request.user, b.permission)],
             "export_url": reverse(self.export_url_name) if self.export_url_name else "",
             "clear_url": clear_url,
             "intro": self._fragment(self.intro, clear_url),
@@ -242,6 +243,13 @@ class ObjectListView:
         response = StreamingHttpResponse(self.table_class.csv_lines(queryset), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{self.export_filename}-{timezone.now():%Y%m%d-%H%M}.csv"'
         return response
+
+    def _button_url(self, button: Button) -> str:
+        carried = QueryDict(mutable=True)
+        for name in button.carry:
+            if self.request.GET.get(name):
+                carried[name] = self.request.GET[name]
+        return reverse(button.url_name) + (f"?{carried.urlencode()}" if carried else "")
 
     def _fragment(self, source: str, clear_url: str) -> str:
         if not source:

@@ -330,3 +330,12 @@ def test_csv_export_and_the_api_read_the_same_filters(finance_client, admin_api)
     api = admin_api.get("/api/v1/subscriptions", params)
     assert [row["id"] for row in api.json()["results"]] == [str(mine.pk)]
     assert {s.pk for s in finance_client.get("/subscriptions/", params).context["page"].object_list} == {mine.pk}
+
+
+def test_a_customers_subscriptions_are_titled_with_them_and_new_ones_are_for_them(finance_client):
+    acme = CustomerFactory(name="Acme Corp")
+    SubscriptionFactory(customer=acme)
+    body = finance_client.get("/subscriptions/", {"customer": str(acme.pk)}).content.decode()
+    assert f'Subscriptions of <a href="/customers/{acme.pk}/">Acme Corp</a>' in body
+    assert f'href="/subscriptions/new/?customer={acme.pk}"' in body
+    assert 'href="/subscriptions/new/"' in finance_client.get("/subscriptions/").content.decode()
