@@ -96,6 +96,8 @@ class Invoice(models.Model):
             # The overview: overdue invoices by due date, and issued amounts by month without reading rows.
             models.Index(fields=["status", "due_date"], name="invoice_status_due"),
             models.Index(fields=["issued_at"], include=("status", "currency", "total"), name="invoice_issued_amounts"),
+            # The list's amount range (amount_min/amount_max) and its sort by total, without reading every row.
+            models.Index(fields=["total", "id"], name="invoice_total"),
         ]
 
     def __str__(self) -> str:
