@@ -1,6 +1,6 @@
 """The plan list's columns and sorts (fluxbill.core.lists)."""
 
-from fluxbill.core.lists import ACTIVE_BADGE, CREATED, Column, Table
+from fluxbill.core.lists import ACTIVE_BADGE, CREATED, Column, ExportColumn, Table
 
 
 class PlanTable(Table):
@@ -18,4 +18,16 @@ class PlanTable(Table):
         )),
         Column("status", "Status", sort="active", template=ACTIVE_BADGE),
         CREATED,
+    )
+    export_columns = (
+        ExportColumn("lookup_id", "lookup_id"),
+        ExportColumn("name", "name"),
+        ExportColumn("type", "type"),
+        ExportColumn("billing_interval", "billing_interval"),
+        ExportColumn("currency", "currency"),
+        ExportColumn("trial_days", "trial_days"),
+        ExportColumn("active", "active"),
+        ExportColumn("charges", "charge_count"),
+        ExportColumn("created_at", "created_at"),
+        ExportColumn("id", "id"),
     )

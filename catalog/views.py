@@ -28,6 +28,8 @@ class PlanList(ObjectListView):
     table_class = PlanTable
     title = "Plans"
     url_name = "catalog:plan-list"
+    export_url_name = "catalog:plan-export"
+    export_filename = "plans"
     toolbar_filters = ("q", "status")
     buttons = (Button("New plan", "catalog:plan-create", perms.ADD_PLAN),)
     plural = "plans"
@@ -42,6 +44,7 @@ class PlanList(ObjectListView):
 
 
 plan_list = PlanList.list_view()
+plan_export = PlanList.export_view()
 
 
 @require(perms.VIEW_PLAN)

@@ -95,6 +95,7 @@ DASHBOARD = [
     ("metering:event-debugger", "get", "metering.view_usageevent", 200),
     ("metering:event-send", "post", "metering.add_usageevent", 200),
     ("catalog:plan-list", "get", "catalog.view_plan", 200),
+    ("catalog:plan-export", "get", "catalog.view_plan", 200),
     ("catalog:plan-detail", "get", "catalog.view_plan", 200),
     ("catalog:plan-create", "get", "catalog.add_plan", 200),
     ("catalog:plan-edit", "get", "catalog.change_plan", 200),

@@ -27,6 +27,7 @@ def _plan():
     plan = PlanFactory()
     UsageChargeFactory(plan=plan)
     FixedChargeFactory(plan=plan)
+    return plan
 
 
 def _api_key(user):
@@ -41,7 +42,7 @@ PAGES = {
     "/invoices/": lambda user: InvoiceFactory(),
     "/api-keys/": _api_key,
 }
-EXPORTS = ["/invoices/export.csv", "/customers/export.csv", "/subscriptions/export.csv"]
+EXPORTS = ["/invoices/export.csv", "/customers/export.csv", "/subscriptions/export.csv", "/plans/export.csv"]
 
 
 def _queries(client, url) -> int:
@@ -69,9 +70,9 @@ def test_list_page_query_count_does_not_grow_with_rows(finance_client, url):
 @pytest.mark.parametrize("url", EXPORTS)
 def test_export_query_count_does_not_grow_with_rows(finance_client, url):
     for _ in range(N):
-        InvoiceFactory(customer=SubscriptionFactory().customer)
+        InvoiceFactory(customer=SubscriptionFactory(plan=_plan()).customer)
     few = _queries(finance_client, url)
     for _ in range(2 * N):
-        InvoiceFactory(customer=SubscriptionFactory().customer)
+        InvoiceFactory(customer=SubscriptionFactory(plan=_plan()).customer)
     many = _queries(finance_client, url)
     assert many == few, f"{url}: {few} queries for {N} rows, {many} for {3 * N}"
