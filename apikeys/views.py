@@ -5,39 +5,27 @@ Support may read the list; creating and revoking are Finance actions.
 
 from __future__ import annotations
 
-import datetime
-
 from django.contrib import messages
-from django.db.models import Q, Value
-from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
-from fluxbill.core import dashboard
 from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
+from fluxbill.core.lists import Button, ObjectListView
 
+from . import selectors
 from .examples import example_request
+from .filters import ApiKeyFilterSet
 from .forms import ApiKeyCreateForm
 from .models import ApiKey
 from .services import api_key_create, api_key_revoke
+from .tables import ApiKeyTable
 
 # The raw key rides in the session only from the create POST to the one page that shows it.
-
-SORTS = {"name": "name", "created": "created_at", "last_used": "last_used_sort", "expires": "expires_sort"}
-# Never used sorts as the oldest use and never expiring as the latest expiry, in either direction
-# (PostgreSQL would otherwise put NULLs first when sorting descending).
-_NEVER_USED = Value(datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC))
-_NEVER_EXPIRES = Value(datetime.datetime(9999, 12, 31, tzinfo=datetime.UTC))
-STATUSES = {
-    "active": "Active",
-    "expired": "Expired",
-    "revoked": "Revoked",
-}
 
 
 def _status(key: ApiKey, now) -> str:
@@ -48,45 +36,29 @@ def _status(key: ApiKey, now) -> str:
     return "active"
 
 
-def _filter_status(queryset, status: str, now):
-    if status == "revoked":
-        return queryset.filter(revoked_at__isnull=False)
-    if status == "expired":
-        return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
-    if status == "active":
-        return queryset.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True)
-    return queryset
-
-
-@require(perms.VIEW_API_KEY)
-def key_list(request):
-    now = timezone.now()
-    keys = ApiKey.objects.select_related("created_by").annotate(
-        last_used_sort=Coalesce("last_used_at", _NEVER_USED), expires_sort=Coalesce("expires_at", _NEVER_EXPIRES)
+class ApiKeyList(ObjectListView):
+    permission = perms.VIEW_API_KEY
+    filterset_class = ApiKeyFilterSet
+    table_class = ApiKeyTable
+    title = "API keys"
+    url_name = "apikeys:key-list"
+    buttons = (Button("Create API key", "apikeys:key-create", perms.MANAGE_API_KEYS),)
+    intro = (
+        '<p class="help">Backends send usage events and call the API with a key in the <code>X-API-Key</code> header. '
+        "Only a key's first characters are kept; the full key is shown once, when it is created.</p>"
     )
-    search = request.GET.get("q", "").strip()
-    if search:
-        keys = keys.filter(Q(name__icontains=search) | Q(prefix__icontains=search))
-    status = request.GET.get("status", "")
-    if status not in STATUSES:
-        status = ""
-    keys = _filter_status(keys, status, now)
-    keys, current_sort = dashboard.sort(request, keys, SORTS, default="-created")
-    page = dashboard.paginate(request, keys)
-    rows = []
-    for key in page.object_list:
-        status_key = _status(key, now)
-        rows.append((key, status_key, STATUSES[status_key]))
-    context = {
-        "page": page,
-        "rows": rows,
-        "sort": current_sort,
-        "search": search,
-        "status": status,
-        "statuses": STATUSES,
-        "filtered": bool(search or status),
-    }
-    return render(request, "apikeys/key_list.html", context)
+    empty_filtered_text = '<p>No API keys match these filters. <a href="{{ clear_url }}">Show all keys</a>.</p>'
+    empty_text = (
+        '<div class="card"><p>No API keys yet. A key lets your backend send usage events to <code>/api/v1/events</code>.</p>'
+        "{% if user|can:'apikeys.manage_apikey' %}<p><a class=\"button primary\" href=\"{% url 'apikeys:key-create' %}\">"
+        "Create your first API key</a></p>{% else %}<p>Ask someone in Finance to create one.</p>{% endif %}</div>"
+    )
+
+    def get_queryset(self):
+        return selectors.api_key_list(now=timezone.now())
+
+
+key_list = ApiKeyList.list_view()
 
 
 @require(perms.MANAGE_API_KEYS)

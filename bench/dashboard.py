@@ -50,17 +50,19 @@ LOAD = [
     """INSERT INTO customers_customer (id, name, email, external_id, address, metadata, created_at, updated_at)
        SELECT gen_random_uuid(), 'Customer ' || i, 'billing' || i || '@example.com', 'cust-' || i, '', '{}', now() - i * interval '1 minute', now()
        FROM generate_series(1, %(customers)s) i""",
-    """INSERT INTO customers_subscription (id, customer_id, plan_id, status, billing_interval, start_date, current_period_start, current_period_end, created_at, updated_at)
+    """INSERT INTO customers_subscription (id, customer_id, plan_id, status, billing_interval, start_date, current_period_start, current_period_end,
+              billing_error, billing_failures, created_at, updated_at)
        SELECT gen_random_uuid(), c.id, p.id, 'ACTIVE', 'month', date_trunc('month', now()), date_trunc('month', now()),
-              date_trunc('month', now()) + interval '1 month', now(), now()
+              date_trunc('month', now()) + interval '1 month', '', 0, now(), now()
        FROM customers_customer c, catalog_plan p""",
     """INSERT INTO invoicing_invoice (id, number, customer_id, subscription_id, kind, status, currency, period_start, period_end, subtotal, total,
-              issued_at, due_date, payment_reference, customer_snapshot, email_attempts, email_last_error, created_at, updated_at)
+              issued_at, due_date, payment_reference, customer_snapshot, email_attempts, email_last_error, billing_error, billing_failures,
+              created_at, updated_at)
        SELECT gen_random_uuid(), 'INV-2026-' || lpad(i::text, 6, '0'), s.customer_id, s.id, 'MANUAL',
               (ARRAY['OPEN','PAID','PAID','PAID','VOID'])[1 + i %% 5], 'USD',
               now() - (i %% 24 + 1) * interval '30 days', now() - (i %% 24) * interval '30 days', (i %% 5000) / 7.0, (i %% 5000) / 7.0,
               now() - (i %% 24) * interval '30 days', (now() - (i %% 24) * interval '30 days' + interval '30 days')::date, '', '{}', 1, '',
-              now() - i * interval '1 second', now()
+              '', 0, now() - i * interval '1 second', now()
        FROM generate_series(1, %(invoices)s) i
        JOIN (SELECT id, customer_id, row_number() OVER () AS n FROM customers_subscription) s ON s.n = 1 + i %% %(customers)s""",
     """INSERT INTO metering_usageevent (meter_id, customer_id, quantity, timestamp, idempotency_key, properties, source, created_at)
@@ -113,7 +115,7 @@ def main() -> None:
 
     from django.contrib.auth.models import Group, User
 
-    user = User.objects.create_user("bench-finance", password="x")
+    user = User.objects.create_user("bench-finance", password="x", is_staff=True)  # roles need staff (core.permissions.may)
     user.groups.add(Group.objects.get(name="Finance"))
     client = Client()
     client.force_login(user)
@@ -131,9 +133,14 @@ def main() -> None:
         ("customers, search", "/customers/?q=customer%2099"),
         ("customer page", f"/customers/{customer_id}/"),
         ("subscriptions", "/subscriptions/"),
+        ("subscriptions, customer", "/subscriptions/?customer=cust-99&sort=-customer"),
         ("invoices", "/invoices/"),
         ("invoices, status OPEN", "/invoices/?status=OPEN"),
         ("invoices, page 2000", "/invoices/?page=2000"),
+        ("invoices, overdue", "/invoices/?overdue=true"),
+        ("invoices, total 100–200", "/invoices/?amount_min=100&amount_max=200&sort=-total"),
+        ("invoices, customer", "/invoices/?customer=cust-99"),
+        ("invoices, issued range", "/invoices/?issued_from=2025-01-01&issued_to=2025-06-30"),
         ("invoice page", f"/invoices/{invoice_id}/"),
         ("features", "/meters/"),
         ("feature page", f"/meters/{meter_id}/"),

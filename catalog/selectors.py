@@ -1,12 +1,18 @@
-"""Reads of plans that pages share."""
+"""Reads of plans that pages and the API share."""
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from .models import Plan
+from .models import Charge, Plan
 
 SEARCH_LIMIT = 20
+
+
+def plan_list_rows() -> QuerySet:
+    """The dashboard list's rows: the number of charges to sort by, and the charges (with meters) to name."""
+    charges = Prefetch("charges", queryset=Charge.objects.select_related("meter").order_by("created_at", "id"))
+    return Plan.objects.annotate(charge_count=Count("charges")).prefetch_related(charges)
 
 
 def plan_search(query: str, *, limit: int = SEARCH_LIMIT) -> list[Plan]:

@@ -8,6 +8,7 @@ app_name = "catalog"
 
 urlpatterns = [
     path("plans/", views.plan_list, name="plan-list"),
+    path("plans/export.csv", views.plan_export, name="plan-export"),
     path("plans/new/", views.plan_create, name="plan-create"),
     path("plans/<uuid:pk>/", views.plan_detail, name="plan-detail"),
     path("plans/<uuid:pk>/edit/", views.plan_edit, name="plan-edit"),

@@ -3,54 +3,48 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count
 from django.http import JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from fluxbill.core import permissions as perms
-from fluxbill.core.dashboard import paginate, require, sort
+from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
 from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
+from fluxbill.core.lists import Button, ObjectListView
 
 from . import selectors, services
 from .choices import ChargeType, PlanType
+from .filters import PlanFilterSet
 from .forms import ChargeForm, PlanForm, QuantityForm, UsagePricingForm, show_error, tier_rows, tiers_for_service
 from .models import Charge, Plan
+from .tables import PlanTable
 
-PLAN_SORTS = {
-    "name": "name",
-    "lookup_id": "lookup_id",
-    "type": "type",
-    "interval": "billing_interval",
-    "currency": "currency",
-    "charges": "charge_count",
-    "status": "active",
-    "created": "created_at",
-}
-
-
-@require(perms.VIEW_PLAN)
-def plan_list(request):
-    plans = Plan.objects.annotate(charge_count=Count("charges")).prefetch_related(
-        Prefetch("charges", queryset=Charge.objects.select_related("meter").order_by("created_at", "id"))
+class PlanList(ObjectListView):
+    permission = perms.VIEW_PLAN
+    filterset_class = PlanFilterSet
+    table_class = PlanTable
+    title = "Plans"
+    url_name = "catalog:plan-list"
+    export_url_name = "catalog:plan-export"
+    export_filename = "plans"
+    toolbar_filters = ("q", "status")
+    buttons = (Button("New plan", "catalog:plan-create", perms.ADD_PLAN),)
+    plural = "plans"
+    empty_text = (
+        "<p>No plans yet. A plan sets what customers pay each period (fixed fees and metered usage): "
+        "{% if user|can:'catalog.add_plan' %}<a href=\"{% url 'catalog:plan-create' %}\">create the first plan</a>, "
+        "then add its charges.{% else %}ask someone in Finance to create one.{% endif %}</p>"
     )
-    q = request.GET.get("q", "").strip()
-    if q:
-        plans = plans.filter(Q(name__icontains=q) | Q(lookup_id__icontains=q))
-    status = request.GET.get("status", "")
-    if status == "active":
-        plans = plans.filter(active=True)
-    elif status == "archived":
-        plans = plans.filter(active=False)
-    plans, current_sort = sort(request, plans, PLAN_SORTS, "name")
-    page = paginate(request, plans)
-    return render(
-        request,
-        "catalog/plan_list.html",
-        {"page": page, "sort": current_sort, "q": q, "status": status, "filtered": bool(q or status)},
-    )
+
+    def get_queryset(self):
+        return selectors.plan_list_rows()
+
+
+plan_list = PlanList.list_view()
+plan_export = PlanList.export_view()
 
 
 @require(perms.VIEW_PLAN)

@@ -12,7 +12,6 @@ from django.urls import reverse_lazy
 from catalog.models import Plan
 from fluxbill.core.forms import DayField
 
-from .choices import SubscriptionStatus
 from .models import Customer
 
 
@@ -88,12 +87,6 @@ def _uuid(raw: str) -> uuid.UUID | None:
         return uuid.UUID(raw)
     except ValueError:
         return None
-
-
-class SubscriptionFilterForm(forms.Form):
-    status = forms.ChoiceField(choices=[("", "Any status"), *SubscriptionStatus.choices], required=False)
-    plan = forms.ModelChoiceField(queryset=Plan.objects.order_by("name"), required=False, empty_label="Any plan")
-    customer = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
 
 class CancelForm(forms.Form):

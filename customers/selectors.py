@@ -1,12 +1,21 @@
-"""Reads of customers that pages share."""
+"""Reads of customers and subscriptions that pages, API and exports share."""
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from .models import Customer
+from .models import Customer, Subscription
 
 SEARCH_LIMIT = 20
+
+
+def customer_list() -> QuerySet:
+    return Customer.objects.all()
+
+
+def subscription_list() -> QuerySet:
+    """Each row names its customer and plan: both joined, so a page or an export is one query."""
+    return Subscription.objects.select_related("customer", "plan")
 
 
 def customer_search(query: str, *, limit: int = SEARCH_LIMIT) -> list[Customer]:

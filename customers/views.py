@@ -9,18 +9,20 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib import messages
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from catalog.choices import ChargeType
 from catalog.models import Charge
 from catalog.selectors import plan_search
 from fluxbill.core import permissions as perms
-from fluxbill.core.dashboard import paginate, require, sort
+from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
+from fluxbill.core.lists import Button, ObjectListView
 from invoicing.services import Actor, invoice_preview, subscription_generate_interim
 from invoicing.services.generation import BillingWindow, _interim_window, compute_windows
 from invoicing.services.lines import LineDraft
@@ -28,18 +30,11 @@ from metering.models import UsageEvent
 
 from . import selectors, services
 from .choices import BILLABLE_STATUSES, SubscriptionStatus
-from .forms import CancelForm, CustomerForm, SubscriptionFilterForm, SubscriptionForm
+from .filters import CustomerFilterSet, SubscriptionFilterSet
+from .forms import CancelForm, CustomerForm, SubscriptionForm
 from .models import Customer, Subscription
+from .tables import CustomerTable, SubscriptionTable
 
-CUSTOMER_SORTS = {"name": "name", "external_id": "external_id", "email": "email", "created": "created_at"}
-SUBSCRIPTION_SORTS = {
-    "created": "created_at",
-    "customer": "customer__name",
-    "plan": "plan__name",
-    "status": "status",
-    "start": "start_date",
-    "period_end": "current_period_end",
-}
 # The customer page lists this many subscriptions, invoices and events; the lists link to the rest.
 SUBSCRIPTIONS_SHOWN = 20
 INVOICES_SHOWN = 10
@@ -72,14 +67,33 @@ def _form_error(form, exc: DomainError, fields: dict[str, str] | None = None) ->
 # --- customers --------------------------------------------------------------------------
 
 
-@require(perms.VIEW_CUSTOMER)
-def customer_list(request):
-    q = request.GET.get("q", "").strip()
-    customers = Customer.objects.all()
-    if q:
-        customers = customers.filter(Q(name__icontains=q) | Q(email__icontains=q) | Q(external_id__icontains=q))
-    customers, current = sort(request, customers, CUSTOMER_SORTS, "name")
-    return render(request, "customers/customer_list.html", {"page": paginate(request, customers), "sort": current, "q": q})
+class CustomerList(ObjectListView):
+    permission = perms.VIEW_CUSTOMER
+    filterset_class = CustomerFilterSet
+    table_class = CustomerTable
+    title = "Customers"
+    url_name = "customers:customer-list"
+    export_url_name = "customers:customer-export"
+    export_filename = "customers"
+    toolbar_filters = ("q",)
+    buttons = (Button("New customer", "customers:customer-create", perms.ADD_CUSTOMER),)
+    empty_filtered_text = (
+        "<p>No customer's name, email or external id contains “{{ request.GET.q }}”. Check the spelling or "
+        '<a href="{{ clear_url }}">show all customers</a>.</p>'
+    )
+    empty_text = (
+        "<p>No customers yet. {% if user|can:'customers.add_customer' %}"
+        '<a href="{% url \'customers:customer-create\' %}">Create the first customer</a>, or send usage events '
+        "for a new external id through the API.{% else %}Finance staff create them here, or they are created "
+        "through the API.{% endif %}</p>"
+    )
+
+    def get_queryset(self):
+        return selectors.customer_list()
+
+
+customer_list = CustomerList.list_view()
+customer_export = CustomerList.export_view()
 
 
 @require(perms.ADD_CUSTOMER)
@@ -211,24 +225,36 @@ def customer_detail(request, pk):
 # --- subscriptions ----------------------------------------------------------------------
 
 
-@require(perms.VIEW_SUBSCRIPTION)
-def subscription_list(request):
-    form = SubscriptionFilterForm(request.GET)
-    subscriptions = Subscription.objects.select_related("customer", "plan")
-    customer = None
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["status"]:
-            subscriptions = subscriptions.filter(status=data["status"])
-        if data["plan"]:
-            subscriptions = subscriptions.filter(plan=data["plan"])
-        if data["customer"]:
-            customer = Customer.objects.filter(pk=data["customer"]).first()
-            subscriptions = subscriptions.filter(customer_id=data["customer"])
-    subscriptions, current = sort(request, subscriptions, SUBSCRIPTION_SORTS, "-created")
-    filtered = any(request.GET.get(k) for k in ("status", "plan", "customer"))
-    context = {"form": form, "page": paginate(request, subscriptions), "sort": current, "filtered": filtered, "customer": customer}
-    return render(request, "customers/subscription_list.html", context)
+class SubscriptionList(ObjectListView):
+    permission = perms.VIEW_SUBSCRIPTION
+    filterset_class = SubscriptionFilterSet
+    table_class = SubscriptionTable
+    title = "Subscriptions"
+    url_name = "customers:subscription-list"
+    export_url_name = "customers:subscription-export"
+    export_filename = "subscriptions"
+    buttons = (Button("New subscription", "customers:subscription-create", perms.ADD_SUBSCRIPTION, carry=("customer",)),)
+    empty_filtered_text = '<p>No subscription matches these filters. <a href="{{ clear_url }}">Show all subscriptions</a>.</p>'
+    empty_text = (
+        "<p>No subscriptions yet. {% if user|can:'customers.add_subscription' %}"
+        '<a href="{% url \'customers:subscription-create\' %}">Subscribe a customer to a plan</a> to start billing them.'
+        "{% else %}Finance staff subscribe customers to plans here.{% endif %}</p>"
+    )
+
+    def get_queryset(self):
+        return selectors.subscription_list()
+
+    def extra_context(self) -> dict:
+        # Reached from a customer's page (?customer=<id>): say whose subscriptions these are.
+        customer_id = _uuid(self.request.GET.get("customer"))
+        customer = Customer.objects.filter(pk=customer_id).first() if customer_id else None
+        if customer is None:
+            return {}
+        return {"heading": format_html('Subscriptions of <a href="{}">{}</a>', reverse("customers:customer-detail", args=[customer.pk]), customer)}
+
+
+subscription_list = SubscriptionList.list_view()
+subscription_export = SubscriptionList.export_view()
 
 
 @require(perms.ADD_SUBSCRIPTION)

@@ -98,6 +98,8 @@ class Invoice(models.Model):
             models.Index(fields=["issued_at"], include=("status", "currency", "total"), name="invoice_issued_amounts"),
             # The overview's "needs attention": the few drafts whose finalization failed, latest first.
             models.Index(fields=["-billing_error_at"], condition=~Q(billing_error=""), name="invoice_billing_error"),
+            # The list's amount range (amount_min/amount_max) and its sort by total, without reading every row.
+            models.Index(fields=["total", "id"], name="invoice_total"),
         ]
 
     def __str__(self) -> str:

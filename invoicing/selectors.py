@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from catalog.models import Charge
 from catalog.pricing import PricedUsage, price_charge
@@ -22,6 +22,20 @@ from .services.lines import LineDraft
 
 def invoice_list() -> QuerySet:
     return Invoice.objects.select_related("customer", "subscription")
+
+
+# What a row of the dashboard list shows. With 100,000 invoices the database sorts every matching row for
+# each page; narrow rows and no join make that an in-memory sort of the invoice table alone.
+_LIST_COLUMNS = (
+    "id", "number", "customer_id", "kind", "status", "currency", "period_start", "period_end",
+    "issued_at", "due_date", "total", "created_at",
+)
+
+
+def invoice_list_rows() -> QuerySet:
+    """The dashboard list's rows: the page's customers come in one query, instead of joining all rows before the sort."""
+    customers = Prefetch("customer", queryset=Customer.objects.only("id", "name", "external_id"))
+    return Invoice.objects.only(*_LIST_COLUMNS).prefetch_related(customers)
 
 
 def invoice_detail(pk) -> Invoice:

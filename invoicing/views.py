@@ -1,4 +1,4 @@
-"""Dashboard pages for invoices: the list (and its CSV), the invoice page and its actions.
+"""Dashboard pages for invoices: the list (and its CSV, fluxbill.core.lists), the invoice page and its actions.
 
 Every action calls the service the API and admin call; the service checks the state, these views
 check the permission (fluxbill.core.permissions). A refusal is a flash message.
@@ -6,29 +6,27 @@ check the permission (fluxbill.core.permissions). A refusal is a flash message.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from typing import Callable
 
 from django.contrib import messages
-from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.models import Customer
 from fluxbill.core import permissions as perms
-from fluxbill.core.dashboard import paginate, require, sort
-from fluxbill.core.permissions import may
+from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
-from fluxbill.core.money import round_money
+from fluxbill.core.lists import ObjectListView
+from fluxbill.core.permissions import may
 from metering.exports import events_csv
 from metering.selectors import events_in_window, keyset_page, with_properties_text
 
 from . import selectors
 from .choices import InvoiceStatus
-from .forms import InvoiceFilterForm, MarkPaidForm, UsageWindowForm, VoidForm
+from .filters import InvoiceFilterSet
+from .forms import MarkPaidForm, UsageWindowForm, VoidForm
 from .models import Invoice, InvoiceLine
 from .services import (
     Actor,
@@ -41,113 +39,48 @@ from .services import (
     invoice_regenerate,
     invoice_void,
 )
-
-INVOICE_SORTS = {
-    "number": "number",
-    "customer": "customer__name",
-    "status": "status",
-    "period": "period_start",
-    "issued": "issued_at",
-    "due": "due_date",
-    "total": "total",
-    "created": "created_at",
-}
-DEFAULT_SORT = "-created"
+from .tables import InvoiceTable
 
 
 def _actor(request) -> Actor:
     return Actor(label=f"user:{request.user.get_username()}", user=request.user)
 
 
-# What a row of the list shows. With 100,000 invoices the database sorts every matching row for
-# each page; narrow rows and no join make that an in-memory sort of the invoice table alone.
-_LIST_COLUMNS = (
-    "id", "number", "customer_id", "kind", "status", "currency", "period_start", "period_end",
-    "issued_at", "due_date", "total", "created_at",
-)
-_LIST_CUSTOMERS = Prefetch("customer", queryset=Customer.objects.only("id", "name", "external_id"))
+class InvoiceList(ObjectListView):
+    """Invoices, filtered by InvoiceFilterSet (the API's too), as a page or as CSV."""
+
+    permission = perms.VIEW_INVOICE
+    filterset_class = InvoiceFilterSet
+    table_class = InvoiceTable
+    title = "Invoices"
+    url_name = "invoicing:invoice-list"
+    export_url_name = "invoicing:invoice-export"
+    export_filename = "invoices"
+    toolbar_filters = (
+        "status", "customer", "number", "period_from", "period_to", "issued_from", "issued_to",
+        "due_from", "due_to", "overdue", "amount_min", "amount_max", "currency",
+    )
+    empty_filtered_text = (
+        '<p>No invoice matches these filters. Widen the period, check the number, or '
+        '<a href="{{ clear_url }}">clear the filters</a>.</p>'
+    )
+    empty_text = (
+        "<p>No invoices yet. They are drafted when a subscription's billing period ends; to bill sooner, open a "
+        'subscription and generate an interim invoice (<a href="{% url \'customers:subscription-list\' %}">subscriptions</a>).</p>'
+    )
+
+    def get_queryset(self):
+        return selectors.invoice_list_rows()
+
+    def get_export_queryset(self):
+        return Invoice.objects.all()
+
+    def get_default_sort(self) -> str:
+        return "period" if self.filterset.chosen_status() == InvoiceStatus.DRAFT else "-created"
 
 
-def _filtered(request, invoices):
-    form = InvoiceFilterForm(request.GET)
-    invoices, current = sort(request, form.filter(invoices), INVOICE_SORTS, DEFAULT_SORT)
-    return form, invoices, current
-
-
-@require(perms.VIEW_INVOICE)
-def invoice_list(request):
-    form, invoices, current = _filtered(request, Invoice.objects.only(*_LIST_COLUMNS))
-    # The page's 25 customers in one query, instead of joining all 100,000 rows before the sort.
-    page = paginate(request, invoices.prefetch_related(_LIST_CUSTOMERS))
-    context = {"form": form, "page": page, "sort": current, "filtered": form.active}
-    return render(request, "invoicing/invoice_list.html", context, status=400 if form.errors else 200)
-
-
-# --- CSV ------------------------------------------------------------------------------
-
-CSV_COLUMNS = [
-    ("number", "number"),
-    ("status", "status"),
-    ("kind", "kind"),
-    ("customer_external_id", "customer__external_id"),
-    ("customer_name", "customer__name"),
-    ("currency", "currency"),
-    ("period_start", "period_start"),
-    ("period_end", "period_end"),
-    ("issued_at", "issued_at"),
-    ("due_date", "due_date"),
-    ("paid_at", "paid_at"),
-    ("payment_reference", "payment_reference"),
-    ("subtotal", "subtotal"),
-    ("total", "total"),
-    ("id", "id"),
-]
-_AMOUNTS = {"subtotal", "total"}
-_TEXT = {"customer__external_id", "customer__name", "payment_reference"}
-
-
-class _Echo:
-    """csv.writer writes into this and gets the line back, so rows can be streamed one by one."""
-
-    def write(self, value):
-        return value
-
-
-def _csv_cell(source: str, value, currency: str) -> str:
-    if value is None:
-        return ""
-    if source in _AMOUNTS:
-        return format(round_money(value, currency), "f")  # plain decimal: 1234.50, no symbol, no separators
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    text = str(value)
-    if source in _TEXT and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text  # a customer named "=HYPERLINK(…)" must not become a formula in a spreadsheet
-    return text
-
-
-@require(perms.VIEW_INVOICE)
-def invoice_export(request):
-    """The filtered, sorted list as CSV, streamed from a server-side cursor: any size, flat memory."""
-    form, invoices, _ = _filtered(request, Invoice.objects.all())
-    if form.errors:
-        # A CSV of "everything" when the filter was mistyped would be a wrong export, not a helpful one.
-        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-        return HttpResponseBadRequest(f"Invalid filter: {problems}", content_type="text/plain; charset=utf-8")
-    sources = [source for _, source in CSV_COLUMNS]
-    currency_at = sources.index("currency")
-    rows = invoices.values_list(*sources)
-
-    def lines():
-        writer = csv.writer(_Echo())
-        yield writer.writerow([name for name, _ in CSV_COLUMNS])
-        for row in rows.iterator(chunk_size=2000):
-            currency = row[currency_at]
-            yield writer.writerow([_csv_cell(source, value, currency) for source, value in zip(sources, row)])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="invoices-{timezone.now():%Y%m%d-%H%M}.csv"'
-    return response
+invoice_list = InvoiceList.list_view()
+invoice_export = InvoiceList.export_view()
 
 
 # --- the invoice page -----------------------------------------------------------------

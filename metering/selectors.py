@@ -1,13 +1,17 @@
-"""Reads of usage events that the dashboard pages share: keyset pages, events in a billing window."""
+"""Reads that pages and the API share: meters, keyset pages of usage events, events in a billing window."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from .models import UsageEvent
+from .models import Meter, UsageEvent
+
+
+def meter_list() -> QuerySet:
+    return Meter.objects.all()
 
 
 def with_properties_text(events) -> list[UsageEvent]:

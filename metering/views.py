@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,12 +18,13 @@ from catalog import services as catalog_services
 from customers.models import Customer
 from fluxbill.core import charts
 from fluxbill.core import permissions as perms
-from fluxbill.core.dashboard import paginate, require, sort
+from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
 from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
+from fluxbill.core.lists import Button, ObjectListView
 
-from . import services
+from . import selectors, services
 from .exports import events_csv
 from .selectors import keyset_page, with_properties_text
 from .aggregation import usage_buckets
@@ -36,17 +36,11 @@ from .forms import (
     SendEventForm,
     UsageChartForm,
 )
+from .filters import MeterFilterSet
 from .models import Meter, RejectedEvent, UsageEvent
+from .tables import MeterTable
 from .validation import EventRejected
 
-METER_SORTS = {
-    "name": "name",
-    "event_name": "event_name",
-    "aggregation": "aggregation_type",
-    "unit": "unit",
-    "status": "active",
-    "created": "created_at",
-}
 LATEST_EVENTS = 20
 DEBUGGER_PAGE_SIZE = 50
 REJECTED_PAGE_SIZE = 25
@@ -55,24 +49,27 @@ REJECTED_PAGE_SIZE = 25
 # --- Meters ---------------------------------------------------------------------------
 
 
-@require(perms.VIEW_METER)
-def meter_list(request):
-    meters = Meter.objects.all()
-    q = request.GET.get("q", "").strip()
-    if q:
-        meters = meters.filter(Q(name__icontains=q) | Q(event_name__icontains=q) | Q(lookup_key__icontains=q))
-    status = request.GET.get("status", "")
-    if status == "active":
-        meters = meters.filter(active=True)
-    elif status == "archived":
-        meters = meters.filter(active=False)
-    meters, current_sort = sort(request, meters, METER_SORTS, "name")
-    page = paginate(request, meters)
-    return render(
-        request,
-        "metering/meter_list.html",
-        {"page": page, "sort": current_sort, "q": q, "status": status, "filtered": bool(q or status)},
+class MeterList(ObjectListView):
+    permission = perms.VIEW_METER
+    filterset_class = MeterFilterSet
+    table_class = MeterTable
+    title = "Features"
+    heading = "Features (meters)"
+    url_name = "metering:meter-list"
+    toolbar_filters = ("q", "status")
+    buttons = (Button("New meter", "metering:meter-create", perms.ADD_METER),)
+    plural = "meters"
+    empty_text = (
+        "<p>No meters yet. A meter counts events your product sends (API calls, GB stored, tokens…): "
+        "{% if user|can:'metering.add_meter' %}<a href=\"{% url 'metering:meter-create' %}\">create the first meter</a>, "
+        "then send events with its event name.{% else %}ask someone in Finance to create one.{% endif %}</p>"
     )
+
+    def get_queryset(self):
+        return selectors.meter_list()
+
+
+meter_list = MeterList.list_view()
 
 
 @require(perms.ADD_METER)

@@ -12,6 +12,8 @@ from catalog.choices import BillingInterval, ChargeType, PlanType, PricingModel
 from catalog.models import Charge, Plan
 from customers.models import Customer, Subscription
 from customers.periods import period_at
+from invoicing.choices import InvoiceKind, InvoiceStatus
+from invoicing.models import Invoice
 from metering.choices import AggregationType
 from metering.models import Meter, UsageEvent
 
@@ -107,6 +109,23 @@ class UsageEventFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     quantity = Decimal("1")
     timestamp = factory.LazyFunction(timezone.now)
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """A manual invoice written straight to the table (no lines): for lists and filters."""
+
+    class Meta:
+        model = Invoice
+
+    customer = factory.SubFactory(CustomerFactory)
+    kind = InvoiceKind.MANUAL
+    status = InvoiceStatus.OPEN
+    number = factory.LazyAttributeSequence(lambda o, n: None if o.status == InvoiceStatus.DRAFT else f"INV-F-{n:06d}")
+    currency = "USD"
+    period_start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    period_end = factory.LazyAttribute(lambda o: o.period_start + datetime.timedelta(days=31))
+    total = Decimal("10.00")
+    subtotal = factory.LazyAttribute(lambda o: o.total)
 
 
 def pending_event(meter, customer, *, key, quantity="1", properties=None):

@@ -12,7 +12,9 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from apikeys import selectors
 from apikeys.authentication import ApiKeyPrincipal, CookieJWTAuthentication
+from apikeys.filters import ApiKeyFilterSet
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, api_key_revoke
 from fluxbill.core import permissions as perms
@@ -27,10 +29,14 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     queryset = ApiKey.objects.select_related("created_by")
     serializer_class = ApiKeyOutput
+    filterset_class = ApiKeyFilterSet
     ordering_fields = ["created_at", "name", "last_used_at"]
     scope_resource = "api_keys"
     permission_model = "apikeys.apikey"
     action_permissions = {"create": perms.MANAGE_API_KEYS, "revoke": perms.MANAGE_API_KEYS}
+
+    def get_queryset(self):
+        return selectors.api_key_list(now=timezone.now())
 
     @extend_schema(request=ApiKeyInput, responses={201: ApiKeyCreatedOutput})
     def create(self, request):

@@ -4,12 +4,12 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from catalog.filters import PlanFilterSet
 from catalog.models import Charge, Plan
 from catalog.services import charge_create, plan_create, plan_update
 from fluxbill.core.errors import NotFound
 from metering.models import Meter
 
-from .filters import PlanFilter
 from .serializers import ChargeInput, ChargeOutput, PlanInput, PlanOutput, PlanUpdate
 
 
@@ -18,7 +18,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     queryset = Plan.objects.prefetch_related(Prefetch("charges", queryset=Charge.objects.order_by("created_at", "id")))
     serializer_class = PlanOutput
-    filterset_class = PlanFilter
+    filterset_class = PlanFilterSet
     ordering_fields = ["name", "created_at", "lookup_id"]
     scope_resource = "plans"
     permission_model = "catalog.plan"

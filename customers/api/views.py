@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catalog.models import Plan
+from customers.filters import CustomerFilterSet, SubscriptionFilterSet
 from customers.models import Customer, Subscription
 from customers.services import customer_create, customer_update, subscription_cancel, subscription_create
 from fluxbill.core import permissions as perms
@@ -16,7 +17,6 @@ from invoicing.api.serializers import InvoiceDetailOutput, PreviewOutput
 from invoicing.selectors import invoice_detail
 from invoicing.services import Actor, invoice_preview, subscription_generate_interim
 
-from .filters import CustomerFilter, SubscriptionFilter
 from .serializers import (
     CustomerInput,
     CustomerOutput,
@@ -32,7 +32,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     queryset = Customer.objects.all()
     serializer_class = CustomerOutput
-    filterset_class = CustomerFilter
+    filterset_class = CustomerFilterSet
     ordering_fields = ["name", "created_at", "external_id", "email"]
     lookup_value_regex = "[^/]+"
     scope_resource = "customers"
@@ -64,7 +64,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Subscription.objects.all()
     serializer_class = SubscriptionOutput
-    filterset_class = SubscriptionFilter
+    filterset_class = SubscriptionFilterSet
     ordering_fields = ["created_at", "current_period_end", "start_date"]
     scope_resource = "subscriptions"
     action_scopes = {"generate_invoice": "invoices.write", "preview_invoice": "invoices.read"}

@@ -39,15 +39,17 @@ def paginate(request, queryset, per_page: int = 25):
     return paginator.get_page(request.GET.get("page"))
 
 
-def sort(request, queryset, allowed_fields: dict[str, str], default: str):
-    """Order by ?sort=<key> or ?sort=-<key> when the key is allowed; returns (queryset, current key)."""
+def sort(request, queryset, allowed_fields: dict[str, str | tuple[str, ...]], default: str):
+    """Order by ?sort=<key> or ?sort=-<key> when the key is allowed (a key may stand for several fields);
+    the primary key breaks ties, so pages never overlap. Returns (queryset, current key)."""
     wanted = request.GET.get("sort") or default
     key = wanted.lstrip("-")
     if key not in allowed_fields:
         wanted, key = default, default.lstrip("-")
-    field = allowed_fields[key]
-    descending = wanted.startswith("-")
-    return queryset.order_by(f"-{field}" if descending else field, "-pk" if descending else "pk"), wanted
+    fields = allowed_fields[key]
+    fields = (fields,) if isinstance(fields, str) else tuple(fields)
+    sign = "-" if wanted.startswith("-") else ""
+    return queryset.order_by(*(f"{sign}{field}" for field in fields), f"{sign}pk"), wanted
 
 
 def querystring(request, **changes) -> str:

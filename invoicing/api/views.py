@@ -11,6 +11,7 @@ from fluxbill.core import permissions as perms
 from fluxbill.core.errors import Conflict, DomainError
 from fluxbill.core.schema import ErrorResponse
 from invoicing import selectors
+from invoicing.filters import InvoiceFilterSet, default_ordering
 from invoicing.services import (
     Actor,
     EmailResult,
@@ -23,7 +24,6 @@ from invoicing.services import (
     invoice_void,
 )
 
-from .filters import InvoiceFilter
 from .serializers import InvoiceDetailOutput, InvoiceOutput, MarkPaidInput, VoidInput
 
 
@@ -54,9 +54,8 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     queryset = selectors.invoice_list()
     serializer_class = InvoiceOutput
-    filterset_class = InvoiceFilter
+    filterset_class = InvoiceFilterSet
     ordering_fields = ["created_at", "issued_at", "period_start", "total", "number"]
-    ordering = ["-created_at", "-id"]
     scope_resource = "invoices"
     permission_model = "invoicing.invoice"
     action_permissions = {
@@ -68,6 +67,12 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "send_email": perms.SEND_INVOICE_EMAIL,
         "pdf": perms.VIEW_INVOICE,
     }
+
+    @property
+    def ordering(self):
+        """Without ?ordering=, the order the dashboard shows: drafts by period, the rest newest first."""
+        request = getattr(self, "request", None)
+        return list(default_ordering(request.query_params.get("status") if request is not None else None))
 
     def get_serializer_class(self):
         return InvoiceDetailOutput if self.action != "list" else InvoiceOutput

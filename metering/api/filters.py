@@ -1,19 +1,7 @@
 import django_filters
 
 from fluxbill.core.filters import UTCDateTimeFilter
-from metering.models import Meter, UsageEvent
-
-
-class FeatureFilter(django_filters.FilterSet):
-    lookup_key = django_filters.CharFilter()
-    meter_name = django_filters.CharFilter(field_name="event_name")
-    active = django_filters.BooleanFilter()
-    aggregation_type = django_filters.CharFilter()
-    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
-
-    class Meta:
-        model = Meter
-        fields = ["lookup_key", "meter_name", "active", "aggregation_type"]
+from metering.models import UsageEvent
 
 
 class UsageEventFilter(django_filters.FilterSet):

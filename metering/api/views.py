@@ -3,9 +3,9 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from catalog.services import meter_archive, meter_create, meter_update
+from metering.filters import MeterFilterSet
 from metering.models import Meter
 
-from .filters import FeatureFilter
 from .serializers import FeatureInput, FeatureOutput, FeatureUpdate
 
 
@@ -16,7 +16,7 @@ class FeatureViewSet(
 
     queryset = Meter.objects.all()
     serializer_class = FeatureOutput
-    filterset_class = FeatureFilter
+    filterset_class = MeterFilterSet
     ordering_fields = ["name", "created_at", "lookup_key"]
     scope_resource = "features"
     permission_model = "metering.meter"

@@ -94,9 +94,10 @@ def test_list_shows_prefix_scopes_last_used_expiry_and_status(finance_client):
     response = finance_client.get(LIST)
 
     assert response.status_code == 200
-    rows = {key.name: (status, label) for key, status, label in response.context["rows"]}
-    assert rows == {"Backend": ("active", "Active"), "Temp": ("expired", "Expired"), "Old": ("revoked", "Revoked")}
+    rows = {key.name: key.state for key in response.context["page"].object_list}
+    assert rows == {"Backend": "active", "Temp": "expired", "Old": "revoked"}
     body = response.content.decode()
+    assert ">Active</span>" in body and ">Expired</span>" in body and ">Revoked</span>" in body
     assert f"{active.prefix}…" in body
     assert "usage.write" in body and "usage.read" in body
     assert "2026-03-04 05:06 UTC" in body
@@ -111,7 +112,7 @@ def test_list_filters_by_status_and_searches_case_insensitively(finance_client):
     ApiKey.objects.filter(pk=old.pk).update(revoked_at=timezone.now())
     make_api_key(name="Analytics")
 
-    names = lambda response: [key.name for key, _, _ in response.context["rows"]]  # noqa: E731
+    names = lambda response: [key.name for key in response.context["page"].object_list]  # noqa: E731
     assert sorted(names(finance_client.get(LIST, {"q": "BACKEND"}))) == ["Production Backend", "staging backend"]
     assert names(finance_client.get(LIST, {"q": "backend", "status": "active"})) == ["Production Backend"]
     assert names(finance_client.get(LIST, {"status": "revoked"})) == ["staging backend"]
@@ -119,10 +120,27 @@ def test_list_filters_by_status_and_searches_case_insensitively(finance_client):
     assert "No API keys match" in response.content.decode()
 
 
+def test_the_api_list_filters_keys_as_the_page_does(finance_client, admin_api):
+    make_api_key(name="Production Backend")
+    old, _ = make_api_key(name="staging backend")
+    ApiKey.objects.filter(pk=old.pk).update(revoked_at=timezone.now())
+
+    def both(params):
+        page = {key.name for key in finance_client.get(LIST, params).context["page"].object_list}
+        api = {row["name"] for row in admin_api.get("/api/v1/api-keys", params).json()["results"]}
+        assert page == api, params
+        return page
+
+    assert both({"status": "revoked"}) == {"staging backend"}
+    assert both({"q": "BACKEND", "status": "active"}) == {"Production Backend"}
+    assert admin_api.get("/api/v1/api-keys", {"status": "lost"}).json()["field"] == "status"
+    assert finance_client.get(LIST, {"status": "lost"}).status_code == 400
+
+
 def test_list_sorts_by_name_both_ways_and_ignores_unknown_keys(finance_client):
     for name in ("bravo", "alpha", "charlie"):
         make_api_key(name=name)
-    names = lambda response: [key.name for key, _, _ in response.context["rows"]]  # noqa: E731
+    names = lambda response: [key.name for key in response.context["page"].object_list]  # noqa: E731
     assert names(finance_client.get(LIST, {"sort": "name"})) == ["alpha", "bravo", "charlie"]
     assert names(finance_client.get(LIST, {"sort": "-name"})) == ["charlie", "bravo", "alpha"]
     # Newest first by default, and for a sort key the page does not offer.
@@ -137,7 +155,7 @@ def test_never_used_and_never_expiring_keys_sort_last_and_latest(finance_client)
     ApiKey.objects.filter(pk=used.pk).update(last_used_at=now)
     make_api_key(name="unused")
     expiring, _ = make_api_key(name="expiring", expires_at=now + datetime.timedelta(days=3))
-    names = lambda response: [key.name for key, _, _ in response.context["rows"]]  # noqa: E731
+    names = lambda response: [key.name for key in response.context["page"].object_list]  # noqa: E731
     assert names(finance_client.get(LIST, {"sort": "-last_used"}))[0] == "used"
     assert names(finance_client.get(LIST, {"sort": "last_used"}))[-1] == "used"
     assert names(finance_client.get(LIST, {"sort": "expires"}))[0] == expiring.name
@@ -148,10 +166,10 @@ def test_list_paginates(finance_client):
     for i in range(30):
         make_api_key(name=f"key {i:02d}")
     first = finance_client.get(LIST, {"sort": "name"})
-    assert len(first.context["rows"]) == 25
+    assert len(first.context["page"].object_list) == 25
     assert "Page 1 of 2 · 30 total" in first.content.decode()
     second = finance_client.get(LIST, {"sort": "name", "page": 2})
-    assert [key.name for key, _, _ in second.context["rows"]] == [f"key {i:02d}" for i in range(25, 30)]
+    assert [key.name for key in second.context["page"].object_list] == [f"key {i:02d}" for i in range(25, 30)]
 
 
 def test_list_query_count_does_not_grow_with_keys(finance_client, django_assert_max_num_queries):
@@ -161,7 +179,7 @@ def test_list_query_count_does_not_grow_with_keys(finance_client, django_assert_
     with django_assert_max_num_queries(6):
         response = finance_client.get(LIST)
     assert response.status_code == 200
-    assert len(response.context["rows"]) == 25
+    assert len(response.context["page"].object_list) == 25
 
 
 def test_list_never_shows_a_full_key(finance_client):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from customers.models import Customer
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
+from tests.dashboard.helpers import csv_rows
 from tests.factories import (
     CustomerFactory,
     FixedChargeFactory,
@@ -328,3 +329,23 @@ def test_one_subscription_too_large_to_price_does_not_break_the_customer_page(fi
     # Priced exactly (no longer an ArithmeticError past 28 digits), then refused by the invoice bounds.
     assert rows[huge.pk][0] is None and "exceeds the largest an invoice holds" in rows[huge.pk][1]
     assert "exceeds the largest an invoice holds" in response.content.decode()
+
+
+def test_csv_export_of_the_searched_sorted_list(support_client):
+    CustomerFactory(name="Acme Corp", external_id="acme-001", email="billing@acme.io", address="1 Road")
+    CustomerFactory(name="Acme Labs", external_id="=cmd|' /C calc'!A0", email="labs@acme.io")
+    CustomerFactory(name="Globex", external_id="glx", email="a@globex.io")
+    rows = csv_rows(support_client.get("/customers/export.csv", {"q": "acme", "sort": "-name", "page": 3}), "customers")
+    assert rows[0] == ["external_id", "name", "email", "address", "created_at", "id"]
+    assert [row[:4] for row in rows[1:]] == [
+        ["'=cmd|' /C calc'!A0", "Acme Labs", "labs@acme.io", ""],  # not a formula once in a spreadsheet
+        ["acme-001", "Acme Corp", "billing@acme.io", "1 Road"],
+    ]
+
+
+def test_the_api_searches_customers_as_the_page_does(finance_client, admin_api):
+    CustomerFactory(name="Acme Corp", external_id="acme-001", email="billing@acme.io")
+    CustomerFactory(name="Globex", external_id="glx", email="ops@initech.example")
+    page = _names(finance_client.get("/customers/", {"q": "initech"}))
+    api = [row["name"] for row in admin_api.get("/api/v1/customers", {"search": "initech"}).json()["results"]]
+    assert page == api == ["Globex"]  # the email matched, on both

@@ -115,6 +115,22 @@ def test_list_filters_archived(finance_client):
     assert names == ["Old"]
 
 
+def test_list_and_the_feature_api_read_one_filterset(finance_client, admin_api):
+    MeterFactory(name="Tokens", lookup_key="tokens", event_name="llm.tokens")
+    MeterFactory(name="Storage", lookup_key="storage", event_name="disk.bytes", active=False)
+
+    def both(page_params, api_params):
+        page = {m.lookup_key for m in finance_client.get("/meters/", page_params).context["page"].object_list}
+        api = {row["lookup_key"] for row in admin_api.get("/api/v1/features", api_params).json()["results"]}
+        assert page == api
+        return page
+
+    assert both({"q": "llm."}, {"search": "llm."}) == {"tokens"}  # the event name, on both
+    assert both({"status": "archived"}, {"active": "false"}) == {"storage"}
+    assert both({"meter_name": "disk.bytes"}, {"meter_name": "disk.bytes"}) == {"storage"}
+    assert finance_client.get("/meters/", {"status": "deleted"}).status_code == 400
+
+
 def test_list_empty_states(finance_client, support_client):
     body = finance_client.get("/meters/").content.decode()
     assert "No meters yet" in body and "create the first meter" in body

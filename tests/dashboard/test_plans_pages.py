@@ -7,6 +7,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from catalog.models import Charge, Plan
+from tests.dashboard.helpers import csv_rows
 from tests.factories import FixedChargeFactory, MeterFactory, PlanFactory, SubscriptionFactory, UsageChargeFactory
 
 pytestmark = pytest.mark.django_db
@@ -486,3 +487,35 @@ def test_saved_charge_links_to_a_filled_in_calculator(support_client):
     (charge,) = support_client.get(f"/plans/{plan.pk}/").context["charges"]
     response = support_client.get(charge.calculator_url + "&quantity=150&fragment=1")
     assert _amount(response) == "$12.50"
+
+
+def test_list_and_api_read_one_filterset(support_client, admin_api):
+    PlanFactory(name="Pro Monthly", lookup_id="pro_monthly")
+    PlanFactory(name="Legacy Pro", lookup_id="legacy", active=False)
+    PlanFactory(name="Starter", lookup_id="starter")
+
+    def page(params):
+        response = support_client.get("/plans/", params)
+        assert response.status_code == 200
+        return {p.lookup_id for p in response.context["page"].object_list}
+
+    def api(params):
+        return {p["lookup_id"] for p in admin_api.get("/api/v1/plans", params).json()["results"]}
+
+    assert page({"q": "pro"}) == api({"search": "pro"}) == {"pro_monthly", "legacy"}
+    assert page({"status": "archived"}) == api({"active": "false"}) == api({"status": "archived"}) == {"legacy"}
+    assert page({"q": "pro", "status": "active"}) == {"pro_monthly"}
+    bad = support_client.get("/plans/", {"status": "gone"})
+    assert bad.status_code == 400 and "status" in bad.context["form"].errors
+    assert admin_api.get("/api/v1/plans", {"status": "gone"}).json()["field"] == "status"
+
+
+def test_csv_export_of_the_filtered_list_with_charge_counts(support_client):
+    pro = PlanFactory(name="Pro", lookup_id="pro", currency="EUR")
+    UsageChargeFactory.create_batch(2, plan=pro)
+    PlanFactory(name="Legacy Pro", lookup_id="legacy", active=False)
+    PlanFactory(name="Starter", lookup_id="starter")
+    rows = csv_rows(support_client.get("/plans/export.csv", {"q": "pro", "sort": "-charges"}), "plans")
+    assert rows[0] == ["lookup_id", "name", "type", "billing_interval", "currency", "trial_days", "active", "charges",
+                       "created_at", "id"]
+    assert [(r[0], r[4], r[6], r[7]) for r in rows[1:]] == [("pro", "EUR", "True", "2"), ("legacy", "USD", "False", "0")]

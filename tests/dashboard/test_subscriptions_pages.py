@@ -12,6 +12,7 @@ from customers.choices import SubscriptionStatus
 from customers.models import Subscription
 from invoicing.choices import InvoiceKind, InvoiceStatus
 from invoicing.models import Invoice
+from tests.dashboard.helpers import csv_rows
 from tests.factories import (
     CustomerFactory,
     FixedChargeFactory,
@@ -105,9 +106,9 @@ def test_filter_by_status_and_plan(finance_client):
     assert pks(plan=pro.pk) == {b.pk, c.pk}
     assert pks(plan=pro.pk, status="ACTIVE") == {c.pk}
     assert pks(customer=a.customer.pk) == {a.pk}
-    # an invalid filter value is reported, not a 500
+    # an invalid filter value is reported beside its field, with a 400 as on every list
     response = finance_client.get("/subscriptions/", {"status": "BOGUS"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "status" in response.context["form"].errors
 
 
@@ -363,3 +364,26 @@ def test_the_form_takes_what_the_picker_fills_in_and_names_too(finance_client):
 def test_search_endpoints_need_the_view_permission(nobody_client):
     assert nobody_client.get("/customers/search.json", {"q": "a"}).status_code == 403
     assert nobody_client.get("/plans/search.json", {"q": "a"}).status_code == 403
+def test_csv_export_and_the_api_read_the_same_filters(finance_client, admin_api):
+    pro = PlanFactory(name="Pro", lookup_id="pro")
+    acme = CustomerFactory(name="Acme Corp", external_id="acme-001")
+    mine = SubscriptionFactory(plan=pro, customer=acme)
+    SubscriptionFactory(plan=pro, customer=CustomerFactory(name="Globex", external_id="glx"))
+    SubscriptionFactory(customer=acme)  # another plan
+    params = {"plan": pro.pk, "customer": "acme-001"}
+    rows = csv_rows(finance_client.get("/subscriptions/export.csv", params), "subscriptions")
+    assert rows[0][:5] == ["customer_external_id", "customer_name", "plan_lookup_id", "plan_name", "status"]
+    assert [(row[0], row[2], row[-1]) for row in rows[1:]] == [("acme-001", "pro", str(mine.pk))]
+    # The API's `customer` takes the external id too (it took only an id before).
+    api = admin_api.get("/api/v1/subscriptions", params)
+    assert [row["id"] for row in api.json()["results"]] == [str(mine.pk)]
+    assert {s.pk for s in finance_client.get("/subscriptions/", params).context["page"].object_list} == {mine.pk}
+
+
+def test_a_customers_subscriptions_are_titled_with_them_and_new_ones_are_for_them(finance_client):
+    acme = CustomerFactory(name="Acme Corp")
+    SubscriptionFactory(customer=acme)
+    body = finance_client.get("/subscriptions/", {"customer": str(acme.pk)}).content.decode()
+    assert f'Subscriptions of <a href="/customers/{acme.pk}/">Acme Corp</a>' in body
+    assert f'href="/subscriptions/new/?customer={acme.pk}"' in body
+    assert 'href="/subscriptions/new/"' in finance_client.get("/subscriptions/").content.decode()

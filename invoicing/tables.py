@@ -1,0 +1,41 @@
+"""The invoice list's columns, its sorts and its CSV (fluxbill.core.lists)."""
+
+from customers.tables import CUSTOMER
+from fluxbill.core.lists import CREATED, Column, ExportColumn, Table
+
+
+class InvoiceTable(Table):
+    default_sort = "-created"
+    columns = (
+        Column("number", "Number", sort="number", template=(
+            '<a href="{% url \'invoicing:invoice-detail\' row.pk %}">{% if row.number %}{{ row.number }}'
+            '{% else %}Draft {{ row.pk|stringformat:"s"|slice:":8" }}{% endif %}</a>'
+            '{% if row.kind != "PERIOD" %} <span class="muted">· {{ row.get_kind_display }}</span>{% endif %}'
+        )),
+        CUSTOMER,
+        Column("status", "Status", sort="status",
+               template='<span class="badge {{ row.status }}">{{ row.get_status_display }}</span>'),
+        Column("period", "Period", sort="period_start",
+               template='{% dt row.period_start "%Y-%m-%d" %} – {% dt row.period_end "%Y-%m-%d" %}'),
+        Column("issued", "Issued", sort="issued_at", template='{% dt row.issued_at "%Y-%m-%d" %}'),
+        Column("due", "Due", sort="due_date", template='{{ row.due_date|date:"Y-m-d" }}'),
+        Column("total", "Total", sort="total", align="num", template="{{ row.total|money:row.currency }}"),
+        CREATED,
+    )
+    export_columns = (
+        ExportColumn("number", "number"),
+        ExportColumn("status", "status"),
+        ExportColumn("kind", "kind"),
+        ExportColumn("customer_external_id", "customer__external_id"),
+        ExportColumn("customer_name", "customer__name"),
+        ExportColumn("currency", "currency"),
+        ExportColumn("period_start", "period_start"),
+        ExportColumn("period_end", "period_end"),
+        ExportColumn("issued_at", "issued_at"),
+        ExportColumn("due_date", "due_date"),
+        ExportColumn("paid_at", "paid_at"),
+        ExportColumn("payment_reference", "payment_reference"),
+        ExportColumn("subtotal", "subtotal", money="currency"),
+        ExportColumn("total", "total", money="currency"),
+        ExportColumn("id", "id"),
+    )
