@@ -102,6 +102,47 @@ def _plain(value) -> str:
     return str(value)
 
 
+class FluxbillAdminSite(admin.AdminSite):
+    """The admin site (installed by fluxbill.core.apps.FluxbillAdminConfig), its index grouped by what finance
+    does rather than by app: meters sit with plans, usage events with invoices. Only the index and the sidebar
+    change; every URL stays /admin/<app>/<model>/, and an app's own page (/admin/catalog/) lists its models."""
+
+    site_header = "Fluxbill administration"
+    site_title = "Fluxbill"
+    index_title = "Administration"
+
+    # (heading, slug, "app_label.ModelName" in the order shown); a model not registered, or not visible to
+    # the user, is left out, and a section left empty is not shown.
+    sections = (
+        ("Catalog", "catalog", ("metering.Meter", "catalog.Plan", "catalog.Charge")),
+        ("Customers", "customers", ("customers.Customer", "customers.Subscription")),
+        ("Billing", "billing", ("invoicing.Invoice", "invoicing.InvoiceLine", "metering.UsageEvent", "metering.RejectedEvent")),
+        ("Keys", "keys", ("apikeys.ApiKey",)),
+        ("Users and groups", "users", ("auth.User", "auth.Group")),
+    )
+
+    def get_app_list(self, request, app_label=None):
+        if app_label is not None:
+            return super().get_app_list(request, app_label)
+        apps = self._build_app_dict(request)
+        models = {f"{app['app_label']}.{model['object_name']}": model for app in apps.values() for model in app["models"]}
+        placed = {label for _, _, labels in self.sections for label in labels}
+        grouped = []
+        for name, slug, labels in self.sections:
+            shown = [models[label] for label in labels if label in models]
+            if shown:
+                grouped.append({
+                    "name": name, "app_label": slug, "app_url": shown[0]["admin_url"] or "#", "has_module_perms": True,
+                    "models": shown,
+                })
+        # Anything else (periodic tasks, login attempts …) keeps its app's box, after finance's.
+        for app in sorted(apps.values(), key=lambda app: app["name"].lower()):
+            rest = [model for model in app["models"] if f"{app['app_label']}.{model['object_name']}" not in placed]
+            if rest:
+                grouped.append({**app, "models": sorted(rest, key=lambda model: model["name"])})
+        return grouped
+
+
 class CheckedAdmin(admin.ModelAdmin):
     """Admin pages asking `may`, the dashboard's and the API's check, for every model permission.
 
