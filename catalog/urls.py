@@ -11,6 +11,7 @@ urlpatterns = [
     path("plans/new/", views.plan_create, name="plan-create"),
     path("plans/<uuid:pk>/", views.plan_detail, name="plan-detail"),
     path("plans/<uuid:pk>/edit/", views.plan_edit, name="plan-edit"),
+    path("plans/search.json", views.plan_search, name="plan-search"),
     path("plans/<uuid:pk>/delete/", views.plan_delete, name="plan-delete"),
     path("plans/<uuid:pk>/charges/new/", views.charge_create, name="charge-create"),
     path("plans/<uuid:pk>/charges/preview/", views.charge_preview, name="charge-preview"),

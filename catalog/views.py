@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count, Prefetch, Q
-from django.http import QueryDict
+from django.http import JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
@@ -14,7 +14,7 @@ from fluxbill.core.errors import DomainError
 from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
 
-from . import services
+from . import selectors, services
 from .choices import ChargeType, PlanType
 from .forms import ChargeForm, PlanForm, QuantityForm, UsagePricingForm, show_error, tier_rows, tiers_for_service
 from .models import Charge, Plan
@@ -219,3 +219,12 @@ def charge_preview(request, pk):
         {"plan": plan, "form": form, "quantity_form": quantity_form, "tier_rows": rows, "tier_errors": [], "preview": preview},
         status=status,
     )
+
+
+@require(perms.VIEW_PLAN)
+def plan_search(request):
+    """JSON for the subscription form's plan picker: active plans matching ?q=."""
+    found = selectors.plan_search(request.GET.get("q", "")[:100])
+    return JsonResponse({"results": [
+        {"value": p.lookup_id, "label": f"{p.name} · {p.currency} per {p.billing_interval}"} for p in found
+    ]})  # fmt: skip

@@ -4,8 +4,10 @@ whose DomainErrors the views put back on the field they name."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django import forms
+from django.urls import reverse_lazy
 
 from catalog.models import Plan
 from fluxbill.core.forms import DayField
@@ -32,12 +34,22 @@ class CustomerForm(forms.Form):
 
 
 class SubscriptionForm(forms.Form):
+    """Customer and plan are picked by search: the fields offer matches as one types (static/fluxbill/picker.js
+    fills their lists from the search endpoints) and take an external id / lookup id, or an id."""
+
     customer = forms.CharField(
-        label="Customer external id",
+        label="Customer",
         max_length=255,
-        help_text='The id shown on the customer\'s page; "New subscription" there fills it in.',
-    )
-    plan = forms.ModelChoiceField(queryset=Plan.objects.filter(active=True).order_by("name"), empty_label="Choose a plan")
+        widget=forms.TextInput(attrs={"list": "customer-options", "autocomplete": "off", "data-search-url": reverse_lazy("customers:customer-search"),
+                                      "placeholder": "Type a name, email or external id"}),
+        help_text="Matches appear as you type; the field keeps the customer's external id.",
+    )  # fmt: skip
+    plan = forms.CharField(
+        label="Plan",
+        max_length=255,
+        widget=forms.TextInput(attrs={"list": "plan-options", "autocomplete": "off", "data-search-url": reverse_lazy("catalog:plan-search"),
+                                      "placeholder": "Type a plan's name or lookup id"}),
+    )  # fmt: skip
     start_date = DayField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -45,15 +57,37 @@ class SubscriptionForm(forms.Form):
     )
 
     def clean_customer(self):
-        external_id = self.cleaned_data["customer"].strip()
-        customer = Customer.objects.filter(external_id=external_id).first()
+        raw = self.cleaned_data["customer"].strip()
+        customer = Customer.objects.filter(external_id=raw).first()
+        if customer is None and (as_uuid := _uuid(raw)):
+            customer = Customer.objects.filter(pk=as_uuid).first()
         if customer is None:
-            raise forms.ValidationError(f"No customer has the external id '{external_id}'.")
+            raise forms.ValidationError(f"No customer has the external id '{raw}'. Type part of a name to search.")
         return customer
+
+    def clean_plan(self):
+        raw = self.cleaned_data["plan"].strip()
+        active = Plan.objects.filter(active=True)
+        plan = active.filter(lookup_id=raw).first()
+        if plan is None and (as_uuid := _uuid(raw)):
+            plan = active.filter(pk=as_uuid).first()
+        if plan is None:
+            named = list(active.filter(name__iexact=raw)[:2])
+            plan = named[0] if len(named) == 1 else None
+        if plan is None:
+            raise forms.ValidationError(f"No active plan has the lookup id or name '{raw}'.")
+        return plan
 
     def start(self) -> dt.datetime | None:
         day = self.cleaned_data.get("start_date")
         return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc) if day else None
+
+
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
 
 
 class SubscriptionFilterForm(forms.Form):

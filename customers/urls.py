@@ -11,6 +11,7 @@ urlpatterns = [
     path("customers/new/", views.customer_create, name="customer-create"),
     path("customers/<uuid:pk>/", views.customer_detail, name="customer-detail"),
     path("customers/<uuid:pk>/edit/", views.customer_edit, name="customer-edit"),
+    path("customers/search.json", views.customer_search, name="customer-search"),
     path("subscriptions/", views.subscription_list, name="subscription-list"),
     path("subscriptions/new/", views.subscription_create, name="subscription-create"),
     path("subscriptions/<uuid:pk>/", views.subscription_detail, name="subscription-detail"),

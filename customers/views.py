@@ -10,12 +10,14 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.db.models import Prefetch, Q
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from catalog.choices import ChargeType
 from catalog.models import Charge
+from catalog.selectors import plan_search
 from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import paginate, require, sort
 from fluxbill.core.errors import DomainError
@@ -24,7 +26,7 @@ from invoicing.services.generation import BillingWindow, _interim_window, comput
 from invoicing.services.lines import LineDraft
 from metering.models import UsageEvent
 
-from . import services
+from . import selectors, services
 from .choices import BILLABLE_STATUSES, SubscriptionStatus
 from .forms import CancelForm, CustomerForm, SubscriptionFilterForm, SubscriptionForm
 from .models import Customer, Subscription
@@ -254,11 +256,20 @@ def subscription_create(request):
                 f"the first period starts {subscription.current_period_start:%Y-%m-%d %H:%M} UTC."
             )
             return redirect("customers:subscription-detail", pk=subscription.pk)
-    return render(request, "customers/subscription_form.html", {"form": form})
+    return render(request, "customers/subscription_form.html", {"form": form, "plans": plan_search("")})
 
 
 def _subscription(pk) -> Subscription:
     return get_object_or_404(Subscription.objects.select_related("customer", "plan"), pk=pk)
+
+
+@require(perms.VIEW_CUSTOMER)
+def customer_search(request):
+    """JSON for the subscription form's customer picker: up to 20 matches of ?q=."""
+    found = selectors.customer_search(request.GET.get("q", "")[:100])
+    return JsonResponse({"results": [
+        {"value": c.external_id, "label": f"{c.name} · {c.email}" if c.email else c.name} for c in found
+    ]})  # fmt: skip
 
 
 @require(perms.VIEW_SUBSCRIPTION)

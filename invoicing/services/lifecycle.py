@@ -142,12 +142,12 @@ def _finalize_failed(invoice_id, exc: Exception, *, now: datetime, actor) -> Non
     )
 
 
-@transaction.atomic
 def _document_outdated(invoice: Invoice) -> None:
     """The stored PDF shows the status; after a transition the next download renders the new one."""
     InvoiceDocument.objects.filter(invoice_id=invoice.pk).delete()
 
 
+@transaction.atomic
 def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") -> Invoice:
     invoice = _locked(invoice)
     _require(invoice, (InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "void")

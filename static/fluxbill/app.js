@@ -2,13 +2,21 @@
 (function () {
   "use strict";
 
+  // "2026-12-04 19:05 GMT+1": the shape the server writes in UTC, in the viewer's zone and named.
+  function sameShape(when, seconds) {
+    var pad = function (n) { return String(n).padStart(2, "0"); };
+    var text = when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" + pad(when.getDate()) + " " +
+      pad(when.getHours()) + ":" + pad(when.getMinutes()) + (seconds ? ":" + pad(when.getSeconds()) : "");
+    var zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(when)
+      .filter(function (part) { return part.type === "timeZoneName"; })[0];
+    return text + " " + (zone ? zone.value : "");
+  }
+
   function localTimes(root) {
     root.querySelectorAll("time[data-local]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when)) return;
-      el.textContent = when.toLocaleString(undefined, {
-        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"
-      });
+      el.textContent = sameShape(when, el.hasAttribute("data-seconds"));
     });
   }
 

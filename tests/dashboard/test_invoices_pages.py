@@ -198,7 +198,8 @@ def test_sorting(finance_client, ledger):
 def test_amounts_and_dates_are_formatted(finance_client, ledger):
     body = finance_client.get("/invoices/").content.decode()
     assert "$1,234.50" in body and "¥1,200" in body
-    assert '<time datetime="2026-01-01T00:00:00+00:00" title="2026-01-01 UTC" data-local>' in body
+    # A billing day is a UTC day: shown as such, with the UTC time in the tooltip, not moved to the viewer's zone.
+    assert '<time datetime="2026-01-01T00:00:00+00:00" title="2026-01-01 00:00 UTC">2026-01-01</time>' in body
 
 
 def test_empty_states(finance_client):

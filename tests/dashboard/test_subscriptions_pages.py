@@ -187,8 +187,8 @@ def test_create_form_errors_beside_fields(finance_client):
     response = finance_client.post("/subscriptions/new/", {"customer": "ghost", "plan": archived.pk, "start_date": "31/01/2026"})
     assert response.status_code == 200
     errors = response.context["form"].errors
-    assert errors["customer"] == ["No customer has the external id 'ghost'."]
-    assert errors["plan"] == ["Select a valid choice. That choice is not one of the available choices."]
+    assert errors["customer"] == ["No customer has the external id 'ghost'. Type part of a name to search."]
+    assert errors["plan"] == [f"No active plan has the lookup id or name '{archived.pk}'."]
     assert errors["start_date"] == ["Enter a valid date."]
     body = response.content.decode()
     assert '<div class="field has-error" data-field="customer">' in body
@@ -313,3 +313,53 @@ def test_interim_for_an_ended_subscription_is_refused_with_a_message(finance_cli
     assert response.redirect_chain == [(f"/subscriptions/{subscription.pk}/", 302)]
     assert "Subscription is ENDED; nothing left to bill" in response.content.decode()
     assert not Invoice.objects.exists()
+
+
+# --- picking customer and plan by search -------------------------------------------------------------
+
+
+def test_customer_search_finds_by_part_of_a_name_email_or_external_id(finance_client):
+    # Found: the form wanted the exact external id typed in; the picker offers matches instead.
+    CustomerFactory(name="Acme Corporation", external_id="acme-001", email="billing@acme.io")
+    CustomerFactory(name="Globex", external_id="glx-7", email="ap@globex.example")
+    CustomerFactory(name="Initech", external_id="acme-lookalike", email="it@initech.example")
+
+    def values(q):
+        response = finance_client.get("/customers/search.json", {"q": q})
+        assert response.status_code == 200
+        return [item["value"] for item in response.json()["results"]]
+
+    assert values("corpor") == ["acme-001"]
+    assert values("globex.example") == ["glx-7"]
+    assert values("acme-001") == ["acme-001"]  # the exact external id first
+    assert values("acme") == ["acme-001", "acme-lookalike"]
+    assert values("") == []
+    assert finance_client.get("/customers/search.json", {"q": "acme"}).json()["results"][0]["label"] == "Acme Corporation · billing@acme.io"
+
+
+def test_plan_search_offers_active_plans_only(finance_client):
+    PlanFactory(name="Pro monthly", lookup_id="pro-m")
+    PlanFactory(name="Pro legacy", lookup_id="pro-old", active=False)
+
+    found = finance_client.get("/plans/search.json", {"q": "pro"}).json()["results"]
+
+    assert [item["value"] for item in found] == ["pro-m"]
+
+
+def test_the_form_takes_what_the_picker_fills_in_and_names_too(finance_client):
+    customer = CustomerFactory(external_id="acme-001")
+    plan = PlanFactory(name="Starter", lookup_id="starter")
+
+    by_lookup = finance_client.post("/subscriptions/new/", {"customer": "acme-001", "plan": "starter"})
+    assert by_lookup.status_code == 302
+    by_name = finance_client.post("/subscriptions/new/", {"customer": str(customer.pk), "plan": "starter "})
+    assert by_name.status_code == 302
+    assert customer.subscriptions.filter(plan=plan).count() == 2
+    page = finance_client.get("/subscriptions/new/").content.decode()
+    assert 'data-search-url="/customers/search.json"' in page and 'list="customer-options"' in page
+    assert '<option value="starter"' in page
+
+
+def test_search_endpoints_need_the_view_permission(nobody_client):
+    assert nobody_client.get("/customers/search.json", {"q": "a"}).status_code == 403
+    assert nobody_client.get("/plans/search.json", {"q": "a"}).status_code == 403

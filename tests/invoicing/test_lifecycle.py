@@ -409,3 +409,30 @@ def test_api_mark_paid_in_year_74_is_400(open_invoice, admin_api):
 
     assert response.status_code == 400, response.content
     assert response.json()["field"] == "paid_at"
+
+
+# --- every transition is its own transaction ---------------------------------------------------------
+
+TRANSITIONS = {
+    "void": lambda invoice, now: invoice_void(invoice=invoice, now=now, actor=ACTOR, reason="duplicate"),
+    "mark paid": lambda invoice, now: invoice_mark_paid(invoice=invoice, now=now, actor=ACTOR),
+    "mark uncollectible": lambda invoice, now: invoice_mark_uncollectible(invoice=invoice, now=now, actor=ACTOR),
+    "regenerate": lambda invoice, now: invoice_regenerate(invoice=invoice, now=now, actor=ACTOR),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", TRANSITIONS)
+def test_each_transition_runs_outside_any_transaction_the_caller_opened(name):
+    # Found by the void-form browser test: a decorator that had slipped onto the helper above invoice_void
+    # left it without its transaction, so every void outside a test's own transaction (the dashboard, the
+    # API and admin in production: no ATOMIC_REQUESTS) failed with "select_for_update cannot be used
+    # outside of a transaction".
+    draft, _, _ = period_draft(units=3)
+    now = utc(2025, 2, 2)
+    invoice = invoice_finalize(invoice=draft, now=now, actor=ACTOR)
+    assert not connection.in_atomic_block
+
+    done = TRANSITIONS[name](invoice, now)
+
+    assert done.status != InvoiceStatus.OPEN or name == "regenerate"

@@ -1,5 +1,8 @@
+from datetime import timezone as dt_timezone
+
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from fluxbill.core import dashboard
 from fluxbill.core.permissions import may
@@ -8,12 +11,23 @@ register = template.Library()
 
 
 @register.simple_tag
-def dt(value, fmt: str = "%Y-%m-%d %H:%M"):
-    """A time in UTC, turned into the viewer's time zone by app.js; the UTC value stays in the tooltip."""
+def dt(value, fmt: str | None = None):
+    """A time as every page shows one: "2026-12-04 18:05 UTC" (seconds too when `fmt` has %S), which app.js
+    rewrites in the viewer's zone in the same shape with that zone's name ("2026-12-04 19:05 GMT+1"); the UTC
+    time stays in the tooltip. A `fmt` without %H shows the UTC day alone ("2026-12-04"), not moved to the
+    viewer's zone: billing days are UTC days. `fmt` chooses only the precision, so no page invents a format."""
     if not value:
         return ""
-    utc = value.strftime(fmt) + " UTC"
-    return format_html('<time datetime="{}" title="{}" data-local>{}</time>', value.isoformat(), utc, utc)
+    utc_value = value.astimezone(dt_timezone.utc)
+    if fmt and "%H" not in fmt:
+        title = utc_value.strftime("%Y-%m-%d %H:%M UTC")
+        return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), title, utc_value.strftime("%Y-%m-%d"))
+    seconds = bool(fmt and "%S" in fmt)
+    utc = utc_value.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "")) + " UTC"
+    return format_html(
+        '<time datetime="{}" title="{}" data-local{}>{}</time>', value.isoformat(), utc,
+        mark_safe(" data-seconds") if seconds else "", utc,
+    )  # fmt: skip
 
 
 @register.simple_tag(takes_context=True)
