@@ -40,6 +40,14 @@ class ChargeMoney:
     def package_price_shown(self, charge):
         return price_cell(charge.package_price, charge.plan.currency)
 
+    @admin.display(description="Package size", ordering="package_size")
+    def package_size_shown(self, charge):
+        return quantity_cell(charge.package_size) if charge.package_size is not None else "—"
+
+    @admin.display(description="Free units", ordering="free_units")
+    def free_units_shown(self, charge):
+        return quantity_cell(charge.free_units)
+
     @admin.display(description="Tiers")
     def tiers_shown(self, charge):
         currency = charge.plan.currency
@@ -54,7 +62,7 @@ class ChargeInline(ChargeMoney, ReadOnlyInline):
     """A plan's charges; they are added (and checked by the service) on the charge page."""
 
     model = Charge
-    fields = ["display_name", "type", "pricing_model", "meter", "amount_shown", "unit_price_shown", "free_units"]
+    fields = ["display_name", "type", "pricing_model", "meter", "amount_shown", "unit_price_shown", "free_units_shown"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("plan", "meter")
@@ -194,12 +202,15 @@ class ChargeAdmin(ChargeMoney, HistoryAdmin, ServiceAdmin):
     """Charges are added here and then fixed, as through the API and the dashboard: to reprice, add a new one."""
 
     form = ChargeForm
-    list_display = ["display_name", "plan", "type", "pricing_model", "meter", "amount_shown", "unit_price_shown", "package_price_shown", "free_units"]
+    list_display = ["display_name", "plan", "type", "pricing_model", "meter", "amount_shown", "unit_price_shown", "package_price_shown", "free_units_shown"]
     list_filter = ["type", "pricing_model", "plan__currency"]
     search_fields = ["display_name", "plan__name", "plan__lookup_id", "meter__name"]
     list_select_related = ["plan", "meter"]
     # A stored charge is shown, never edited: its amounts in the plan's currency, its tiers as a table.
-    shown_fields = {"amount": "amount_shown", "unit_price": "unit_price_shown", "package_price": "package_price_shown", "tiers": "tiers_shown"}
+    shown_fields = {
+        "amount": "amount_shown", "unit_price": "unit_price_shown", "package_size": "package_size_shown",
+        "package_price": "package_price_shown", "free_units": "free_units_shown", "tiers": "tiers_shown",
+    }
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)

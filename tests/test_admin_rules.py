@@ -21,6 +21,7 @@ from tests.factories import (
     PlanFactory,
     SubscriptionFactory,
     UsageChargeFactory,
+    UsageEventFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -350,6 +351,12 @@ def test_a_charge_page_shows_its_money_in_the_plans_currency_and_its_tiers_as_a_
     page = admin.get(f"/admin/catalog/charge/{tiered.pk}/change/").content.decode()
     assert '<textarea' not in page and "0.0035" in page
     assert "<tr><td>1000</td><td>€0.0035</td><td>€0.00</td></tr><tr><td>∞</td><td>€0.002</td><td>€12.50</td></tr>" in page
+    assert "0.0000000000" not in page  # free units as a count, not the column's ten places
+
+    # The plan page's charges (read-only rows) show their prices in the plan's currency too.
+    UsageChargeFactory(plan=plan, unit_price=Decimal("0.25"))
+    plan_page = admin.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    assert "€0.25" in plan_page and "0.250000000000" not in plan_page
 
 
 def test_the_charge_list_costs_the_same_few_queries_for_many_charges(admin, django_assert_max_num_queries):
@@ -357,6 +364,16 @@ def test_the_charge_list_costs_the_same_few_queries_for_many_charges(admin, djan
         UsageChargeFactory(plan=PlanFactory(currency=currency), unit_price=Decimal("2"))
     with django_assert_max_num_queries(8):
         assert admin.get("/admin/catalog/charge/").status_code == 200
+
+
+def test_a_usage_event_page_shows_its_properties_as_a_table(admin):
+    event = UsageEventFactory(quantity=Decimal("1.5"), properties={"model": "<gpt>", "region": "eu"})
+
+    page = admin.get(f"/admin/metering/usageevent/{event.pk}/change/").content.decode()
+
+    assert '<th scope="row">model</th><td>&lt;gpt&gt;</td>' in page and '<th scope="row">region</th><td>eu</td>' in page
+    assert "&quot;region&quot;" not in page
+    assert '<div class="readonly">1.5</div>' in page  # the quantity as a count, not 1.5000000000
 
 
 def test_a_charge_is_fixed_once_added_and_leaves_only_an_unsubscribed_plan(admin):

@@ -109,7 +109,6 @@ class FluxbillAdminSite(admin.AdminSite):
 
     site_header = "Fluxbill administration"
     site_title = "Fluxbill"
-    index_title = "Administration"
 
     # (heading, slug, "app_label.ModelName" in the order shown); a model not registered, or not visible to
     # the user, is left out, and a section left empty is not shown.
