@@ -63,11 +63,15 @@ def breakdown_table(line: InvoiceLine) -> str:
 
 class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    fields = ["position", "kind", "description", "quantity", "unit_price_shown", "amount_shown", "breakdown_shown"]
+    fields = ["position", "kind", "description", "quantity_shown", "unit_price_shown", "amount_shown", "breakdown_shown"]
 
     def get_queryset(self, request):
         # Every line's amounts are shown in its invoice's currency: one join, not a query per line.
         return super().get_queryset(request).select_related("invoice")
+
+    @admin.display(description="Quantity", ordering="quantity")
+    def quantity_shown(self, line):
+        return quantity_cell(line.quantity)
 
     @admin.display(description="Unit price", ordering="unit_price")
     def unit_price_shown(self, line):

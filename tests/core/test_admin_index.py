@@ -47,6 +47,7 @@ def test_finance_sees_the_index_in_finance_sections_in_order(client):
     assert list(_sections(response)) == ["Catalog", "Customers", "Billing", "Keys"]
     html = response.content.decode()
     assert _captions(html) == ["Catalog", "Customers", "Billing", "Keys"]
+    assert 'href="/static/fluxbill/admin.css"' in html  # the tables' styles, from a file (CSP)
     # The links are the models' own admin URLs, unchanged.
     for url in ["/admin/metering/meter/", "/admin/catalog/plan/", "/admin/catalog/charge/", "/admin/customers/customer/",
                 "/admin/customers/subscription/", "/admin/invoicing/invoice/", "/admin/metering/usageevent/", "/admin/apikeys/apikey/"]:
