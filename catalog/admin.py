@@ -1,17 +1,71 @@
+"""Plans and charges in admin, added and changed through the catalog services.
+
+A charge's tiers are edited as rows (up to, unit price, flat amount), not as JSON: `TierRowsField` turns the rows
+into the tiers list the API takes, and the service checks it (catalog.pricing.parse_tiers) and names the row.
+"""
+
 from django import forms
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
-from fluxbill.core.admin import HistoryAdmin, ReadOnlyInline, ServiceAdmin, ServiceForm
+from fluxbill.core.admin import (
+    HistoryAdmin,
+    ReadOnlyInline,
+    ServiceAdmin,
+    ServiceForm,
+    money_cell,
+    price_cell,
+    quantity_cell,
+    rows_table,
+)
 
 from . import services
 from .models import Charge, Plan
 
+TIER_COLUMNS = (("up_to", "Up to"), ("unit_price", "Unit price"), ("flat_amount", "Flat amount"))
 
-class ChargeInline(ReadOnlyInline):
+
+class ChargeMoney:
+    """A charge's amounts in its plan's currency (the queryset selects the plan with it)."""
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, charge):
+        return money_cell(charge.amount, charge.plan.currency)
+
+    @admin.display(description="Unit price", ordering="unit_price")
+    def unit_price_shown(self, charge):
+        return price_cell(charge.unit_price, charge.plan.currency)
+
+    @admin.display(description="Package price", ordering="package_price")
+    def package_price_shown(self, charge):
+        return price_cell(charge.package_price, charge.plan.currency)
+
+    @admin.display(description="Package size", ordering="package_size")
+    def package_size_shown(self, charge):
+        return quantity_cell(charge.package_size) if charge.package_size is not None else "—"
+
+    @admin.display(description="Free units", ordering="free_units")
+    def free_units_shown(self, charge):
+        return quantity_cell(charge.free_units)
+
+    @admin.display(description="Tiers")
+    def tiers_shown(self, charge):
+        currency = charge.plan.currency
+        return rows_table(charge.tiers, [
+            ("up_to", "Up to", quantity_cell),
+            ("unit_price", "Unit price", lambda v: price_cell(v, currency)),
+            ("flat_amount", "Flat amount", lambda v: price_cell(v or 0, currency)),
+        ])
+
+
+class ChargeInline(ChargeMoney, ReadOnlyInline):
     """A plan's charges; they are added (and checked by the service) on the charge page."""
 
     model = Charge
-    fields = ["display_name", "type", "pricing_model", "meter", "amount", "unit_price", "free_units"]
+    fields = ["display_name", "type", "pricing_model", "meter", "amount_shown", "unit_price_shown", "free_units_shown"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("plan", "meter")
 
 
 class PlanForm(ServiceForm):
@@ -53,14 +107,83 @@ class PlanAdmin(HistoryAdmin, ServiceAdmin):
         services.plan_delete(plan=obj)
 
 
+class TierRowsWidget(forms.Widget):
+    """Tiers as a table of text inputs, `tiers-<i>-<column>`, with a few blank rows to fill (no JavaScript:
+    the admin's CSP allows none inline). Blank rows are dropped, so row i of a page shown again is tiers[i]."""
+
+    min_rows = 8
+    blank_rows = 3
+
+    def value_from_datadict(self, data, files, name):
+        rows, index = [], 0
+        while any(f"{name}-{index}-{column}" in data for column, _ in TIER_COLUMNS):
+            row = {column: (data.get(f"{name}-{index}-{column}") or "").strip() for column, _ in TIER_COLUMNS}
+            if any(row.values()):
+                rows.append(row)
+            index += 1
+        return rows
+
+    def value_omitted_from_data(self, data, files, name):
+        return False  # no rows posted means no tiers
+
+    def render(self, name, value, attrs=None, renderer=None):
+        rows = [
+            {column: "" if row.get(column) is None else str(row.get(column)) for column, _ in TIER_COLUMNS}
+            for row in (value if isinstance(value, list) else [])
+            if isinstance(row, dict)
+        ]
+        rows += [dict.fromkeys(dict(TIER_COLUMNS), "")] * max(self.blank_rows, self.min_rows - len(rows))
+        head = format_html_join("", "<th scope=\"col\">{}</th>", ((label,) for _, label in TIER_COLUMNS))
+        body = format_html_join("", "<tr><th scope=\"row\">{}</th>{}</tr>", (
+            (f"{name}[{index}]", format_html_join("", "<td>{}</td>", (
+                (format_html(
+                    '<input type="text" name="{}-{}-{}" value="{}" inputmode="decimal" size="14" aria-label="{}[{}] {}">',
+                    name, index, column, row[column], name, index, label.lower(),
+                ),)
+                for column, label in TIER_COLUMNS
+            )))
+            for index, row in enumerate(rows)
+        ))
+        return format_html(
+            '<table class="fluxbill-tier-rows" id="{}"><thead><tr><th scope="col">Tier</th>{}</tr></thead>'
+            "<tbody>{}</tbody></table>",
+            (attrs or {}).get("id", f"id_{name}"), head, body,
+        )
+
+
+class TierRowsField(forms.Field):
+    """The filled rows as the service's tiers list: up_to blank is the open last tier, a blank price is 0."""
+
+    widget = TierRowsWidget
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        tiers = []
+        for row in value or []:
+            tier = {"up_to": row.get("up_to") or None}
+            for column in ("unit_price", "flat_amount"):
+                if row.get(column):
+                    tier[column] = row[column]
+            tiers.append(tier)
+        return tiers
+
+    def prepare_value(self, value):
+        return value if isinstance(value, list) else []
+
+
 class ChargeForm(ServiceForm):
+    tiers = TierRowsField(
+        help_text="Graduated and volume pricing, one row per tier in order: the units up to which it applies, their "
+        "unit price, and a flat amount once reached. Leave the last tier's up to empty (it has no upper bound); "
+        "blank rows are ignored, and the page comes back with more if a check fails.",
+    )
+
     class Meta:
         model = Charge
         fields = ["plan", "type", "display_name", "amount", "meter", "pricing_model", "unit_price", "tiers", "package_size", "package_price", "free_units"]
-        help_texts = {
-            "tiers": 'Graduated and volume pricing: a JSON list such as [{"up_to": "1000", "unit_price": "0.01"}, '
-            '{"up_to": null, "unit_price": "0.008", "flat_amount": "5"}].',
-        }
 
     service_aliases = {"meter_id": "meter"}
 
@@ -75,14 +198,29 @@ class ChargeForm(ServiceForm):
 
 
 @admin.register(Charge)
-class ChargeAdmin(HistoryAdmin, ServiceAdmin):
+class ChargeAdmin(ChargeMoney, HistoryAdmin, ServiceAdmin):
     """Charges are added here and then fixed, as through the API and the dashboard: to reprice, add a new one."""
 
     form = ChargeForm
-    list_display = ["display_name", "plan", "type", "pricing_model", "meter", "amount", "unit_price", "free_units"]
+    list_display = ["display_name", "plan", "type", "pricing_model", "meter", "amount_shown", "unit_price_shown", "package_price_shown", "free_units_shown"]
     list_filter = ["type", "pricing_model", "plan__currency"]
     search_fields = ["display_name", "plan__name", "plan__lookup_id", "meter__name"]
     list_select_related = ["plan", "meter"]
+    # A stored charge is shown, never edited: its amounts in the plan's currency, its tiers as a table.
+    shown_fields = {
+        "amount": "amount_shown", "unit_price": "unit_price_shown", "package_size": "package_size_shown",
+        "package_price": "package_price_shown", "free_units": "free_units_shown", "tiers": "tiers_shown",
+    }
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is None:
+            return fields
+        return list(dict.fromkeys(self.shown_fields.get(name, name) for name in fields))
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else [*fields, *self.shown_fields.values()]
 
     def create(self, request, form):
         return services.charge_create(**ChargeForm.service_fields(form.cleaned_data))

@@ -1,11 +1,30 @@
+"""Invoices in admin: read, never edited; they change only through actions that call the lifecycle services.
+
+Voiding and marking paid ask first, on a page of their own (as the dashboard does): a void records why, a payment
+records its day and reference, for every selected invoice at once.
+"""
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from fluxbill.core import permissions as perms
-from fluxbill.core.admin import CheckedAdmin, HistoryAdmin, ReadOnlyInline
+from fluxbill.core.admin import (
+    CheckedAdmin,
+    HistoryAdmin,
+    ReadOnlyInline,
+    definition_table,
+    money_cell,
+    price_cell,
+    quantity_cell,
+    rows_table,
+)
 from fluxbill.core.errors import DomainError
 from fluxbill.core.permissions import may
 
+from .forms import MarkPaidForm, VoidForm
 from .models import Invoice, InvoiceEvent, InvoiceLine
 from .services import (
     Actor,
@@ -19,14 +38,66 @@ from .services import (
 )
 
 
+def breakdown_table(line: InvoiceLine) -> str:
+    """A line's breakdown as the invoice explains it: one row per tier reached, or the packages billed."""
+    rows = line.breakdown or []
+    currency = line.invoice.currency
+    if any(isinstance(row, dict) and "packages" in row for row in rows):
+        columns = [
+            ("packages", "Packages", quantity_cell),
+            ("package_size", "Package size", quantity_cell),
+            ("package_price", "Package price", lambda v: price_cell(v, currency)),
+            ("amount", "Amount", lambda v: price_cell(v, currency)),
+        ]
+    else:
+        columns = [
+            ("from", "From", quantity_cell),
+            ("up_to", "Up to", quantity_cell),
+            ("units", "Units", quantity_cell),
+            ("unit_price", "Unit price", lambda v: price_cell(v, currency)),
+            ("flat_amount", "Flat amount", lambda v: price_cell(v, currency)),
+            ("amount", "Amount", lambda v: price_cell(v, currency)),
+        ]
+    return rows_table(rows, columns)
+
+
 class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    fields = ["position", "kind", "description", "quantity", "unit_price", "amount", "breakdown"]
+    fields = ["position", "kind", "description", "quantity_shown", "unit_price_shown", "amount_shown", "breakdown_shown"]
+
+    def get_queryset(self, request):
+        # Every line's amounts are shown in its invoice's currency: one join, not a query per line.
+        return super().get_queryset(request).select_related("invoice")
+
+    @admin.display(description="Quantity", ordering="quantity")
+    def quantity_shown(self, line):
+        return quantity_cell(line.quantity)
+
+    @admin.display(description="Unit price", ordering="unit_price")
+    def unit_price_shown(self, line):
+        return price_cell(line.unit_price, line.invoice.currency)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, line):
+        return money_cell(line.amount, line.invoice.currency)
+
+    @admin.display(description="Breakdown")
+    def breakdown_shown(self, line):
+        return breakdown_table(line)
 
 
 class InvoiceEventInline(ReadOnlyInline):
     model = InvoiceEvent
     fields = ["created_at", "action", "from_status", "to_status", "actor", "detail"]
+
+
+class AdminVoidForm(VoidForm):
+    """The dashboard's void form, with the reason required: an admin void is often a batch, and each row says why."""
+
+    reason = forms.CharField(
+        max_length=500, help_text="Recorded in each invoice's audit trail and history.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
 
 
 def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):
@@ -47,7 +118,7 @@ def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):
 
 @admin.register(Invoice)
 class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
-    list_display = ["__str__", "customer", "kind", "status", "currency", "total", "period_start", "period_end", "issued_at", "due_date", "email_sent_at"]
+    list_display = ["__str__", "customer", "kind", "status", "currency", "total_shown", "period_start", "period_end", "issued_at", "due_date", "email_sent_at"]
     list_filter = ["status", "kind", "currency"]
     search_fields = ["number", "customer__name", "customer__external_id", "customer__email"]
     list_select_related = ["customer"]
@@ -55,11 +126,24 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     inlines = [InvoiceLineInline, InvoiceEventInline]
     # Every field: an invoice changes only through its actions (the services), never by editing.
     readonly_fields = [
-        "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal", "total", "finalize_at",
-        "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot",
+        "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal_shown", "total_shown",
+        "finalize_at", "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot_shown",
         "email_sent_at", "email_attempts", "email_last_error",
     ]
+    fields = readonly_fields  # the raw amounts and snapshot are shown only through their *_shown cells
     actions = ["finalize", "regenerate", "void", "mark_paid", "mark_uncollectible", "resend_email"]
+
+    @admin.display(description="Subtotal", ordering="subtotal")
+    def subtotal_shown(self, invoice):
+        return money_cell(invoice.subtotal, invoice.currency)
+
+    @admin.display(description="Total", ordering="total")
+    def total_shown(self, invoice):
+        return money_cell(invoice.total, invoice.currency)
+
+    @admin.display(description="Customer snapshot")
+    def customer_snapshot_shown(self, invoice):
+        return definition_table(invoice.customer_snapshot)
 
     def has_change_permission(self, request, obj=None):
         return False  # a view-only page: the actions (services) are the only way to change an invoice
@@ -97,13 +181,43 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     def regenerate(self, request, queryset):
         _apply(self, request, queryset, invoice_regenerate, "Regenerated")
 
-    @admin.action(description="Void selected invoices", permissions=["void"])
+    @admin.action(description="Void selected invoices …", permissions=["void"])
     def void(self, request, queryset):
-        _apply(self, request, queryset, invoice_void, "Voided")
+        form = AdminVoidForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._ask(request, queryset, form, action="void", title="Void these invoices?",
+                             text="A voided invoice is kept for the record but no longer owed. This cannot be undone.",
+                             button="Void them")
+        _apply(self, request, queryset, invoice_void, "Voided", reason=form.cleaned_data["reason"])
+        return None
 
-    @admin.action(description="Mark selected invoices paid (today)", permissions=["mark_paid"])
+    @admin.action(description="Mark selected invoices paid …", permissions=["mark_paid"])
     def mark_paid(self, request, queryset):
-        _apply(self, request, queryset, invoice_mark_paid, "Marked paid")
+        form = MarkPaidForm(request.POST if "apply" in request.POST else None, initial={"paid_on": timezone.now().date()})
+        if not form.is_valid():
+            return self._ask(request, queryset, form, action="mark_paid", title="Mark these invoices paid?",
+                             text="Record the payment of each selected invoice, on the day it arrived.",
+                             button="Mark them paid")
+        _apply(self, request, queryset, invoice_mark_paid, "Marked paid",
+               paid_at=form.paid_at(timezone.now()), reference=form.cleaned_data["reference"])
+        return None
+
+    def _ask(self, request, queryset, form, *, action: str, title: str, text: str, button: str):
+        """The page between choosing an action and running it, like Django's delete confirmation: it names
+        the selected invoices and posts them back to the changelist with the action and the form's answers."""
+        invoices = list(queryset.select_related("customer"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "text": text,
+            "button": button,
+            "action": action,
+            "form": form,
+            "invoices": [(invoice, money_cell(invoice.total, invoice.currency)) for invoice in invoices],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/invoicing/invoice/action_confirmation.html", context)
 
     @admin.action(description="Mark selected invoices uncollectible", permissions=["mark_uncollectible"])
     def mark_uncollectible(self, request, queryset):

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from catalog import services as catalog_services
-from fluxbill.core.admin import CheckedAdmin, HistoryAdmin, ServiceAdmin, ServiceForm
+from fluxbill.core.admin import CheckedAdmin, HistoryAdmin, ServiceAdmin, ServiceForm, definition_table, quantity_cell
 
 from .models import Meter, UsageEvent
 
@@ -46,13 +46,23 @@ class MeterAdmin(HistoryAdmin, ServiceAdmin):
 
 @admin.register(UsageEvent)
 class UsageEventAdmin(CheckedAdmin):
-    list_display = ["id", "timestamp", "meter", "customer", "quantity", "idempotency_key", "source", "created_at"]
+    list_display = ["id", "timestamp", "meter", "customer", "quantity_shown", "idempotency_key", "source", "created_at"]
     list_filter = ["meter", "source"]
     search_fields = ["idempotency_key", "customer__external_id"]
     list_select_related = ["meter", "customer"]
     date_hierarchy = "timestamp"
     raw_id_fields = ["customer"]
     show_full_result_count = False
+    fields = ["meter", "customer", "quantity_shown", "timestamp", "idempotency_key", "properties_shown", "source", "created_at"]
+    readonly_fields = ["quantity_shown", "properties_shown", "created_at"]
+
+    @admin.display(description="Quantity", ordering="quantity")
+    def quantity_shown(self, event):
+        return quantity_cell(event.quantity)
+
+    @admin.display(description="Properties")
+    def properties_shown(self, event):
+        return definition_table(event.properties)
 
     # Events arrive through the ingestion API and are append-only: corrections are new events.
     def has_add_permission(self, request):

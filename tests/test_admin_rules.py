@@ -21,6 +21,7 @@ from tests.factories import (
     PlanFactory,
     SubscriptionFactory,
     UsageChargeFactory,
+    UsageEventFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -213,37 +214,50 @@ def charge_post(plan, **overrides):
         "meter": "",
         "pricing_model": "per_unit",
         "unit_price": "",
-        "tiers": "[]",
         "package_size": "",
         "package_price": "",
         "free_units": "0",
     }
+    tiers = overrides.pop("tiers", [])
     data.update(overrides)
+    data.update(tier_rows(*tiers))
+    return data
+
+
+def tier_rows(*rows, blank=2):
+    """The tier editor's inputs: one (up_to, unit_price, flat_amount) row per tier, then `blank` empty rows."""
+    data = {}
+    for index, row in enumerate([*rows, *[("", "", "")] * blank]):
+        for column, value in zip(("up_to", "unit_price", "flat_amount"), row):
+            data[f"tiers-{index}-{column}"] = value
     return data
 
 
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"pricing_model": "graduated", "tiers": '[{"up_to": "100", "unit_price": "0.1"}, {"up_to": "50"}, {"up_to": null}]'},
+        ({"pricing_model": "graduated", "tiers": [("100", "0.1", ""), ("50", "", ""), ("", "0.01", "")]},
          "tiers", "tiers[1].up_to must be greater than the previous tier's up_to (100)"),
-        ({"pricing_model": "volume", "tiers": "[]"}, "tiers", "Missing required field: tiers (volume pricing)"),
-        ({"pricing_model": "graduated", "tiers": '[{"up_to": "100", "unit_price": "0.1"}]'},
+        ({"pricing_model": "volume"}, "tiers", "Missing required field: tiers (volume pricing)"),
+        ({"pricing_model": "graduated", "tiers": [("100", "0.1", "")]},
          "tiers", "tiers[0].up_to must be null: the last tier has no upper bound"),
+        # A blank row between two filled ones is dropped: the second filled row is tiers[1], as it is shown again.
+        ({"pricing_model": "graduated", "tiers": [("100", "0.1", ""), ("", "", ""), ("", "0.05", "x")]},
+         "tiers", "tiers[1].flat_amount must be a number, got 'x'"),
         ({"pricing_model": "per_unit", "unit_price": ""}, "unit_price", "Missing required field: unit_price (per_unit pricing)"),
         ({"pricing_model": "per_unit", "unit_price": "-0.01"}, "unit_price", "unit_price must not be negative"),
         ({"pricing_model": "package", "package_size": "0", "package_price": "5"}, "package_size", "package_size must be greater than 0"),
         ({"meter": None}, "meter", "Missing required field: meter_id (a USAGE charge prices a meter's usage)"),
         ({"free_units": "-1"}, "free_units", "free_units must not be negative"),
-        ({"pricing_model": "graduated", "tiers": "[" + ", ".join(['{"up_to": %d}' % n for n in range(1, 101)] + ['{"up_to": null}']) + "]"},
+        ({"pricing_model": "graduated", "tiers": [(str(n), "", "") for n in range(1, 101)] + [("", "0.01", "")]},
          "tiers", "tiers may hold at most 100 tiers, got 101"),
     ],
 )
 def test_a_usage_charge_is_refused_as_the_service_refuses_it(admin, overrides, field, message):
     plan = PlanFactory(type=PlanType.USAGE)
     meter = MeterFactory()
-    data = charge_post(plan, meter=str(meter.pk), unit_price="0.01")
-    data.update({name: value if value is not None else "" for name, value in overrides.items()})
+    overrides = {name: value if value is not None else "" for name, value in overrides.items()}
+    data = charge_post(plan, **{"meter": str(meter.pk), "unit_price": "0.01", **overrides})
 
     response = admin.post("/admin/catalog/charge/add/", data)
 
@@ -278,7 +292,7 @@ def test_a_fixed_charge_amount_fits_the_currency(admin):
 def test_a_graduated_charge_added_in_admin_is_stored_as_the_service_stores_it(admin):
     plan = PlanFactory(type=PlanType.USAGE)
     meter = MeterFactory(name="Tokens")
-    tiers = '[{"up_to": 1000, "unit_price": "0.010"}, {"up_to": null, "unit_price": "0.008", "flat_amount": "5"}]'
+    tiers = [("1000", "0.010", ""), ("", "0.008", "5")]
 
     response = admin.post(
         "/admin/catalog/charge/add/",
@@ -293,6 +307,73 @@ def test_a_graduated_charge_added_in_admin_is_stored_as_the_service_stores_it(ad
         {"up_to": None, "unit_price": "0.008", "flat_amount": "5"},
     ]
     assert (charge.display_name, charge.unit_price, charge.package_size) == ("Tokens", None, None)
+
+
+def test_tiers_are_edited_as_rows_not_as_json(admin):
+    page = admin.get("/admin/catalog/charge/add/").content.decode()
+
+    assert '<textarea name="tiers"' not in page
+    for index in range(8):
+        for column in ("up_to", "unit_price", "flat_amount"):
+            assert f'name="tiers-{index}-{column}"' in page
+    assert 'name="tiers-8-up_to"' not in page
+
+
+def test_refused_tiers_come_back_as_the_rows_posted_with_blank_rows_after(admin):
+    plan = PlanFactory(type=PlanType.USAGE)
+    rows = [("100", "0.1", ""), ("", "", ""), ("50", "0.05", ""), ("", "0.01", "2")]
+    rows += [(str(n), "", "") for n in range(200, 207)]  # 10 filled rows: more than the editor's 8
+
+    response = admin.post("/admin/catalog/charge/add/", charge_post(plan, meter=str(MeterFactory().pk), pricing_model="graduated", tiers=rows))
+
+    assert errors(response, "tiers") == ["tiers[1].up_to must be greater than the previous tier's up_to (100)"]
+    page = response.content.decode()
+    # The blank row is gone, so the row labelled tiers[1] is the one the message names.
+    assert '<th scope="row">tiers[1]</th><td><input type="text" name="tiers-1-up_to" value="50"' in page
+    assert 'name="tiers-2-flat_amount" value="2"' in page
+    assert 'name="tiers-12-up_to" value=""' in page and 'name="tiers-13-up_to"' not in page
+    assert not Charge.objects.exists()
+
+
+def test_a_charge_page_shows_its_money_in_the_plans_currency_and_its_tiers_as_a_table(admin):
+    plan = PlanFactory(type=PlanType.USAGE, currency="EUR")
+    tiered = UsageChargeFactory(
+        plan=plan, pricing_model="graduated", unit_price=None,
+        tiers=[{"up_to": "1000", "unit_price": "0.0035", "flat_amount": "0"}, {"up_to": None, "unit_price": "0.002", "flat_amount": "12.5"}],
+    )
+    UsageChargeFactory(plan=plan, pricing_model="package", unit_price=None, package_size=Decimal("100"), package_price=Decimal("4.5"))
+    FixedChargeFactory(plan=PlanFactory(currency="JPY"), amount=Decimal("1200"))
+
+    changelist = admin.get("/admin/catalog/charge/").content.decode()
+    assert "€4.50" in changelist and "¥1,200" in changelist
+    assert "4.500000000000" not in changelist and "1200.0000" not in changelist
+
+    page = admin.get(f"/admin/catalog/charge/{tiered.pk}/change/").content.decode()
+    assert '<textarea' not in page and "0.0035" in page
+    assert "<tr><td>1000</td><td>€0.0035</td><td>€0.00</td></tr><tr><td>∞</td><td>€0.002</td><td>€12.50</td></tr>" in page
+    assert "0.0000000000" not in page  # free units as a count, not the column's ten places
+
+    # The plan page's charges (read-only rows) show their prices in the plan's currency too.
+    UsageChargeFactory(plan=plan, unit_price=Decimal("0.25"))
+    plan_page = admin.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    assert "€0.25" in plan_page and "0.250000000000" not in plan_page
+
+
+def test_the_charge_list_costs_the_same_few_queries_for_many_charges(admin, django_assert_max_num_queries):
+    for currency in ("USD", "EUR", "JPY", "GBP", "CHF"):
+        UsageChargeFactory(plan=PlanFactory(currency=currency), unit_price=Decimal("2"))
+    with django_assert_max_num_queries(8):
+        assert admin.get("/admin/catalog/charge/").status_code == 200
+
+
+def test_a_usage_event_page_shows_its_properties_as_a_table(admin):
+    event = UsageEventFactory(quantity=Decimal("1.5"), properties={"model": "<gpt>", "region": "eu"})
+
+    page = admin.get(f"/admin/metering/usageevent/{event.pk}/change/").content.decode()
+
+    assert '<th scope="row">model</th><td>&lt;gpt&gt;</td>' in page and '<th scope="row">region</th><td>eu</td>' in page
+    assert "&quot;region&quot;" not in page
+    assert '<div class="readonly">1.5</div>' in page  # the quantity as a count, not 1.5000000000
 
 
 def test_a_charge_is_fixed_once_added_and_leaves_only_an_unsubscribed_plan(admin):

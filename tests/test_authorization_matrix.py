@@ -350,6 +350,8 @@ ADMIN_INVOICE_ACTIONS = [
     ("void", "invoicing.void_invoice", "VOID"),
     ("regenerate", "invoicing.regenerate_invoice", "DRAFT"),
 ]
+# What an action's intermediate page asks, posted back with it (void asks why).
+ADMIN_ACTION_ANSWERS = {"void": {"reason": "authorization matrix", "apply": "yes"}}
 
 
 def _admin_client(caller: str) -> Client:
@@ -389,7 +391,8 @@ def test_admin_invoice_actions(world, caller, action, perm, after):
     invoice_id = world["ids"]["invoice"]
     client = _admin_client(caller)
     response = client.post(
-        reverse("admin:invoicing_invoice_changelist"), {"action": action, "_selected_action": [str(invoice_id)]}
+        reverse("admin:invoicing_invoice_changelist"),
+        {"action": action, "_selected_action": [str(invoice_id)], **ADMIN_ACTION_ANSWERS.get(action, {})},
     )
     allowed = caller == "Finance staff" or (caller == "Support staff" and _support_holds(perm))
     status = Invoice.objects.get(pk=invoice_id).status
@@ -410,8 +413,10 @@ def test_admin_actions_need_their_permission_not_only_view(world):
     page = client.get(changelist).content.decode()
     assert 'value="void"' not in page and 'value="finalize"' not in page
     invoice_id = world["ids"]["invoice"]
+    answers = {"reason": "not allowed", "paid_on": timezone.now().date().isoformat(), "reference": "", "apply": "yes"}
     for action in ("finalize", "void", "mark_paid"):
         client.post(changelist, {"action": action, "_selected_action": [str(invoice_id)]})
+        client.post(changelist, {"action": action, "_selected_action": [str(invoice_id)], **answers})
     assert Invoice.objects.get(pk=invoice_id).status == "DRAFT"
 
 

@@ -6,20 +6,140 @@ shown beside the field it names; the `ModelAdmin` then writes through the servic
 
 `HistoryAdmin` gives every tracked model's "History" page the trigger-written history (fluxbill/core/history.py):
 Django's own log only knows what was changed in this admin, not the API's, a task's, a shell's or raw SQL's.
+
+Finance reads admin pages, so what they show is written for people: amounts in their currency (`money_cell`,
+`price_cell`), JSON shown as tables (`rows_table`, `definition_table`), and an index grouped by what finance
+does (`FluxbillAdminSite`), not by the Python package a model lives in.
 """
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_permission_codename
 from django.http import HttpResponseRedirect
+from django.utils.html import format_html, format_html_join
 
 from fluxbill.core.errors import DomainError
+from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
 from fluxbill.core.history import ADMIN_HISTORY_ROWS, history_entries
+from fluxbill.core.money import format_money, is_representable
 from fluxbill.core.permissions import may
+
+EMPTY = "—"
+
+
+def money_cell(amount, currency: str) -> str:
+    """An amount as the invoice shows it: '$1,234.50' (format_money: rounded to the currency's minor unit)."""
+    if amount is None or amount == "":
+        return EMPTY
+    return format_money(Decimal(amount), currency)
+
+
+def price_cell(price, currency: str) -> str:
+    """A unit price or an unrounded tier amount: '$0.01', and '$0.0035' in full where cents would hide it.
+
+    Prices carry up to 12 decimals and are never rounded (only a line's amount is), so a price the
+    currency cannot hold is shown digit for digit, with its symbol, instead of as a rounded '$0.00'.
+    """
+    if price is None or price == "":
+        return EMPTY
+    price = Decimal(price)
+    if is_representable(price, currency):
+        return format_money(price, currency)
+    return format_currency(price.normalize(), currency, locale="en_US", decimal_quantization=False)
+
+
+def quantity_cell(value) -> str:
+    """A count of units: '1000', '0.5' (no exponent, no trailing zeros); '∞' for an open upper bound."""
+    if value is None or value == "":
+        return "∞"
+    try:
+        return decimal_to_string(Decimal(str(value)))
+    except InvalidOperation:
+        return str(value)
+
+
+def rows_table(rows, columns) -> str:
+    """JSON rows (a line's breakdown, a charge's tiers) as an HTML table; `columns` is (key, heading, format)."""
+    if not rows:
+        return EMPTY
+    head = format_html_join("", "<th>{}</th>", ((heading,) for _, heading, _ in columns))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        (
+            (format_html_join("", "<td>{}</td>", ((shown(row.get(key)) if isinstance(row, dict) else EMPTY,) for key, _, shown in columns)),)
+            for row in rows
+        ),
+    )
+    return format_html('<table class="fluxbill-rows"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
+
+
+def definition_table(mapping) -> str:
+    """A JSON object (a customer snapshot, an event's properties) as a two-column table, key then value."""
+    if not mapping:
+        return EMPTY
+    if not isinstance(mapping, dict):
+        return str(mapping)
+    rows = format_html_join(
+        "", "<tr><th scope=\"row\">{}</th><td>{}</td></tr>", ((key, _plain(value)) for key, value in mapping.items())
+    )
+    return format_html('<table class="fluxbill-definitions"><tbody>{}</tbody></table>', rows)
+
+
+def _plain(value) -> str:
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+class FluxbillAdminSite(admin.AdminSite):
+    """The admin site (installed by fluxbill.core.apps.FluxbillAdminConfig), its index grouped by what finance
+    does rather than by app: meters sit with plans, usage events with invoices. Only the index and the sidebar
+    change; every URL stays /admin/<app>/<model>/, and an app's own page (/admin/catalog/) lists its models."""
+
+    site_header = "Fluxbill administration"
+    site_title = "Fluxbill"
+
+    # (heading, slug, "app_label.ModelName" in the order shown); a model not registered, or not visible to
+    # the user, is left out, and a section left empty is not shown.
+    sections = (
+        ("Catalog", "catalog", ("metering.Meter", "catalog.Plan", "catalog.Charge")),
+        ("Customers", "customers", ("customers.Customer", "customers.Subscription")),
+        ("Billing", "billing", ("invoicing.Invoice", "invoicing.InvoiceLine", "metering.UsageEvent", "metering.RejectedEvent")),
+        ("Keys", "keys", ("apikeys.ApiKey",)),
+        ("Users and groups", "users", ("auth.User", "auth.Group")),
+    )
+
+    def get_app_list(self, request, app_label=None):
+        if app_label is not None:
+            return super().get_app_list(request, app_label)
+        apps = self._build_app_dict(request)
+        models = {f"{app['app_label']}.{model['object_name']}": model for app in apps.values() for model in app["models"]}
+        placed = {label for _, _, labels in self.sections for label in labels}
+        grouped = []
+        for name, slug, labels in self.sections:
+            shown = [models[label] for label in labels if label in models]
+            if shown:
+                grouped.append({
+                    "name": name, "app_label": slug, "app_url": shown[0]["admin_url"] or "#", "has_module_perms": True,
+                    "models": shown,
+                })
+        # Anything else (periodic tasks, login attempts …) keeps its app's box, after finance's.
+        for app in sorted(apps.values(), key=lambda app: app["name"].lower()):
+            rest = [model for model in app["models"] if f"{app['app_label']}.{model['object_name']}" not in placed]
+            if rest:
+                grouped.append({**app, "models": sorted(rest, key=lambda model: model["name"])})
+        return grouped
 
 
 class CheckedAdmin(admin.ModelAdmin):

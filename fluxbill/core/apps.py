@@ -1,5 +1,14 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
+
+
+class FluxbillAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with Fluxbill's site: its index grouped by what finance does (fluxbill/core/admin.py).
+    Named in INSTALLED_APPS; `default = False` keeps CoreConfig the config "fluxbill.core" stands for."""
+
+    default = False
+    default_site = "fluxbill.core.admin.FluxbillAdminSite"
 
 
 class CoreConfig(AppConfig):
