@@ -55,7 +55,16 @@ class SubscriptionFilterSet(FilterSet):
     status = django_filters.ChoiceFilter(choices=SubscriptionStatus.choices, empty_label="Any status")
     plan = django_filters.ModelChoiceFilter(queryset=Plan.objects.order_by("name"), empty_label="Any plan")
     customer = CustomerRefFilter()
+    billing_failed = django_filters.ChoiceFilter(
+        choices=(("true", "Yes"), ("false", "No")), empty_label="Any", method="filter_billing_failed",
+        label="Billing failed",
+    )  # fmt: skip
 
     class Meta:
         model = Subscription
         fields = ["status", "plan", "customer"]
+
+    def filter_billing_failed(self, queryset, name, value):
+        """Subscriptions whose rollover failed and waits for a retry: the overview's "needs attention"."""
+        failed = ~Q(billing_error="")
+        return queryset.filter(failed) if value == "true" else queryset.exclude(failed)

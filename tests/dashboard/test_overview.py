@@ -147,3 +147,28 @@ def test_billing_failures_need_attention_on_the_overview_and_their_pages(finance
     assert "Billing this subscription failed 1×" in page and "exceeds" in page
     page = finance_client.get(f"/invoices/{draft.pk}/").content.decode()
     assert "Finalizing this draft failed 1×" in page and "exceeds" in page
+
+
+def test_the_overview_panels_link_to_their_full_filtered_lists(finance_client, settings):
+    """Issue 15 §2: "awaiting finalization", "needs attention" and "overdue" each open the whole filtered list."""
+    import re
+
+    from tests.invoicing.builders import ACTOR, event, plan_with, subscribe, utc
+
+    from invoicing.services import subscriptions_rollover
+
+    plan, _, (charge,) = plan_with(fixed="10.00", usage=[{"unit_price": Decimal("0.01")}])
+    stuck = subscribe(plan, utc(2025, 1, 1))
+    event(charge, stuck.customer, Decimal("900000000000000000"), utc(2025, 1, 10))
+    event(charge, stuck.customer, Decimal("900000000000000000"), utc(2025, 1, 11))
+    fine = subscribe(plan, utc(2025, 1, 1))
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+
+    body = finance_client.get("/").content.decode()
+    links = dict((text.strip(), href.replace("&amp;", "&")) for href, text in re.findall(r'<a href="([^"]+)" data-full-list>([^<]+)</a>', body))
+
+    failed = finance_client.get(links["All subscriptions whose billing failed ›"])
+    assert [row.pk for row in failed.context["page"].object_list] == [stuck.pk]
+    drafts = finance_client.get(links["All drafts, by period ›"])
+    assert [row.subscription_id for row in drafts.context["page"].object_list] == [fine.pk]
+    assert list(finance_client.get("/invoices/", {"status": "DRAFT", "billing_failed": "true"}).context["page"].object_list) == []
