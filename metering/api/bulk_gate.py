@@ -1,0 +1,48 @@
+"""How many bulk requests one web process parses at once (FLUXBILL_BULK_CONCURRENCY).
+
+A 5 MB bulk body costs a worker tens of MiB once parsed into Python objects, and gunicorn's threads would
+otherwise parse as many at once as there are threads: 32 concurrent requests left two workers at 560 MiB
+each (bench/bulk_memory.py). A request takes a turn before its body is read, so one waiting for a turn
+holds only its socket; it waits up to FLUXBILL_BULK_QUEUE_SECONDS and is then answered 503 with
+Retry-After. A worker's memory stays under its base + FLUXBILL_BULK_CONCURRENCY × one request's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+
+RETRY_AFTER_SECONDS = 1
+
+_lock = threading.Lock()
+_turns: threading.BoundedSemaphore | None = None
+_size = 0
+
+
+def _semaphore(size: int) -> threading.BoundedSemaphore:
+    global _turns, _size
+    with _lock:
+        # Built on first use, and again if the setting changed (tests): holders release the one they took.
+        if _turns is None or _size != size:
+            _turns, _size = threading.BoundedSemaphore(size), size
+        return _turns
+
+
+@contextmanager
+def bulk_turn() -> Iterator[bool]:
+    """Yields True once this thread may read and parse a bulk body, False if no turn came in time."""
+    size = settings.FLUXBILL_BULK_CONCURRENCY
+    if size <= 0:
+        yield True
+        return
+    turns = _semaphore(size)
+    if not turns.acquire(timeout=settings.FLUXBILL_BULK_QUEUE_SECONDS):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        turns.release()

@@ -1,0 +1,96 @@
+"""At most FLUXBILL_BULK_CONCURRENCY bulk requests are read and parsed at once in a process: the next one
+waits FLUXBILL_BULK_QUEUE_SECONDS for a turn and is answered 503 with Retry-After; once a turn is free
+bulk requests are taken again. Real HTTP against the live server (one thread per request), real threads
+as clients, PostgreSQL. The requests holding the turns are kept inside them by a row the test has
+inserted and not committed: their INSERT waits on its idempotency key."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from metering.models import UsageEvent
+from tests.factories import CustomerFactory, MeterFactory, make_api_key
+
+BULK = "/api/v1/events/bulk"
+TURNS = 2
+
+
+def _post(url: str, key: str, events: list) -> tuple[int, dict, str | None]:
+    address = urlsplit(url)
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+    try:
+        conn.request("POST", BULK, body=json.dumps({"events": events}),
+                     headers={"Content-Type": "application/json", "X-API-Key": key})  # fmt: skip
+        answer = conn.getresponse()
+        return answer.status, json.loads(answer.read()), answer.getheader("Retry-After")
+    finally:
+        conn.close()
+
+
+def _event(event_id: str) -> dict:
+    return {"event_name": "api.calls", "external_customer_id": "acme", "event_id": event_id, "properties": {"calls": 1}}
+
+
+def _waiting_on_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction otherwise reads the view once
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def _until(condition, timeout: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_request_past_the_bulk_concurrency_waits_its_turn_then_gets_503_with_retry_after(live_server, settings):
+    settings.FLUXBILL_BULK_CONCURRENCY = TURNS
+    settings.FLUXBILL_BULK_QUEUE_SECONDS = 0.5
+    customer = CustomerFactory(external_id="acme")
+    meter = MeterFactory(event_name="api.calls", property_name="calls")
+    _, key = make_api_key(scopes=["usage.write"])
+    results: dict[str, tuple] = {}
+
+    def send(name: str, events: list) -> threading.Thread:
+        thread = threading.Thread(target=lambda: results.__setitem__(name, _post(live_server.url, key, events)))
+        thread.start()
+        return thread
+
+    with transaction.atomic():
+        for i in range(TURNS):
+            UsageEvent.objects.create(meter=meter, customer=customer, quantity=1, timestamp=timezone.now(),
+                                      idempotency_key=f"held-{i}")  # fmt: skip
+        holders = [send(f"held-{i}", [_event(f"held-{i}"), _event(f"with-held-{i}")]) for i in range(TURNS)]
+        assert _until(lambda: _waiting_on_locks() == TURNS, 30), "the first requests never reached their INSERT"
+        over = _post(live_server.url, key, [_event("over")])
+        # The test's rows roll back: the held requests' INSERTs go on and store their events.
+        transaction.set_rollback(True)
+    for thread in holders:
+        thread.join(60)
+    after = _post(live_server.url, key, [_event("after")])
+
+    status, body, retry_after = over
+    assert status == 503, body
+    assert retry_after == "1"
+    assert set(body) == {"error", "field"} and "retry after" in body["error"]
+    assert [results[f"held-{i}"][0] for i in range(TURNS)] == [202] * TURNS
+    assert after[0] == 202, after
+    stored = set(UsageEvent.objects.values_list("idempotency_key", flat=True))
+    assert stored == {f"held-{i}" for i in range(TURNS)} | {f"with-held-{i}" for i in range(TURNS)} | {"after"}
