@@ -261,7 +261,7 @@ def main() -> None:
         print(f"  base (largest worker, warm): {r['base'] / 1024:.0f} MiB; one request alone: +{r['per_request'] / 1024:.0f} MiB "
               f"(largest rise over {args.alone} sent one at a time; statuses {sorted(set(r['single']))})")  # fmt: skip
         print(f"  {args.requests} concurrent: peak RSS per worker {', '.join(f'{p / 1024:.0f}' for p in r['peaks'])} MiB; "
-              f"bound base + {parses} × per request = {bound / 1024:.0f} MiB")  # fmt: skip
+              f"bound base + {parses} × per request = {bound / 1024:.0f} MiB (peak ÷ bound {r['peaks'][0] / bound:.2f})")  # fmt: skip
         print(f"  answers: {ok} × 202, {refused} × 503 (retried after Retry-After){', other: ' + str(other) if other else ''}; "
               f"all {args.requests} done in {r['took']:.1f} s")  # fmt: skip
     if len(results) > 1:
