@@ -10,8 +10,8 @@ test process; each process is killed with its whole process group, as a dying ho
   the sweep has it sent again, once.
 
 The unacked message of a killed task also comes back by broker redelivery after
-FLUXBILL_BROKER_VISIBILITY_TIMEOUT; the bounds tested here are far shorter, so they hold only through the
-periodic runs. `-s` prints the measured recovery times."""
+FLUXBILL_BROKER_VISIBILITY_TIMEOUT (300 s), tested on its own with beat off. The bounds of the first three
+are far shorter, so they hold only through the periodic runs. `-s` prints the measured recovery times."""
 
 from __future__ import annotations
 
@@ -103,41 +103,81 @@ def smtp():
     controller.stop()
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_a_finalize_run_killed_inside_finalization_is_redone_by_the_next_periodic_run(fast_schedules, processes, tmp_path):
+def _finalize_killed_inside(processes: list, tmp_path, *, by_beat: bool, **env: str) -> tuple[list, int, float]:
+    """DRAFTS due drafts; a finalize run (from beat, or sent once as beat would) is SIGKILLed while it waits
+    inside invoice_finalize for the LOCKED-th draft's row, which the test holds. Returns (drafts in the
+    run's order, drafts OPEN at the kill, when it was killed)."""
     drafts = [period_draft(email="", name=f"Lost {i}")[0] for i in range(DRAFTS)]
     order = list(
         Invoice.objects.filter(pk__in=[d.pk for d in drafts]).order_by("finalize_at", "created_at").values_list("pk", flat=True)
     )
     assert all(d.finalize_at <= timezone.now() for d in drafts)
     _only_schedules("invoicing.finalize_due_invoices")
-
     with transaction.atomic():
-        # The test holds one draft's row lock: the run finalizes the drafts before it, then waits inside
-        # invoice_finalize (its transaction open) for this row.
+        # The run finalizes the drafts before this one, then waits for its row with its transaction open.
         Invoice.objects.select_for_update().get(pk=order[LOCKED - 1])
-        processes.append(workers.worker(tmp_path / "worker-1.log", EMAIL_URL="dummymail://"))
-        processes.append(workers.beat(tmp_path / "beat.log", tmp_path))
+        processes.append(workers.worker(tmp_path / "worker-1.log", EMAIL_URL="dummymail://", **env))
+        if by_beat:
+            processes.append(workers.beat(tmp_path / "beat.log", tmp_path))
+        else:
+            with celery_broker(workers.REDIS_URL) as app:
+                app.send_task("invoicing.finalize_due_invoices")
         assert _until(_blocked_on_a_lock, STARTUP), "the finalize run never reached the locked draft"
         processes[0].kill()
         killed_at = time.monotonic()
         before = Invoice.objects.filter(status=InvoiceStatus.OPEN).count()
-    # The killed run's database session is released with the lock: it finds its client gone and rolls back.
-    processes.append(workers.worker(tmp_path / "worker-2.log", EMAIL_URL="dummymail://"))
-    done = _until(lambda: not Invoice.objects.filter(status=InvoiceStatus.DRAFT).exists(), STARTUP + EVERY)
-    recovered = time.monotonic() - killed_at
-    time.sleep(2 * EVERY)  # the runs that follow must find nothing left to do
-
-    opened = Invoice.objects.filter(status=InvoiceStatus.OPEN)
-    print(f"\nfinalize killed at {before} of {DRAFTS} drafts; after the kill the rest OPEN in {_took(done, recovered)} "
-          f"(fresh worker start + periodic run every {EVERY} s; bound {STARTUP + EVERY} s)")  # fmt: skip
+    # The killed run's database session gets the row once the test lets go, finds its client gone and
+    # rolls back: its draft stays DRAFT and its number is not used.
     assert before == LOCKED - 1, "the kill did not land inside the run"
-    assert done, f"{DRAFTS - opened.count()} drafts still DRAFT {STARTUP + EVERY} s after the kill"
+    return order, before, killed_at
+
+
+def _assert_each_finalized_once(order: list) -> None:
+    opened = Invoice.objects.filter(status=InvoiceStatus.OPEN)
     year = timezone.now().year
     assert sorted(opened.values_list("number", flat=True)) == [f"INV-{year}-{n:06d}" for n in range(1, DRAFTS + 1)]
     finalized = Counter(InvoiceEvent.objects.filter(action="finalized").values_list("invoice_id", flat=True))
     assert finalized == Counter(order), "an invoice was finalized twice or not at all"
+
+
+def _no_drafts() -> bool:
+    return not Invoice.objects.filter(status=InvoiceStatus.DRAFT).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_finalize_run_killed_inside_finalization_is_redone_by_the_next_periodic_run(fast_schedules, processes, tmp_path):
+    order, before, killed_at = _finalize_killed_inside(processes, tmp_path, by_beat=True)
+    processes.append(workers.worker(tmp_path / "worker-2.log", EMAIL_URL="dummymail://"))
+    done = _until(_no_drafts, STARTUP + EVERY)
+    recovered = time.monotonic() - killed_at
+    time.sleep(2 * EVERY)  # the runs that follow must find nothing left to do
+
+    print(f"\nfinalize killed at {before} of {DRAFTS} drafts; after the kill the rest OPEN in {_took(done, recovered)} "
+          f"(fresh worker start + periodic run every {EVERY} s; bound {STARTUP + EVERY} s)")  # fmt: skip
+    assert done, f"drafts still DRAFT {STARTUP + EVERY} s after the kill"
+    _assert_each_finalized_once(order)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_task_is_redelivered_after_the_broker_visibility_timeout(fast_schedules, processes, tmp_path):
+    """The backstop without beat: the killed task's unacked message is handed out again once it is older
+    than FLUXBILL_BROKER_VISIBILITY_TIMEOUT (kombu's default would be an hour). kombu restores such
+    messages when a worker starts and then on every tenth of its 10-second checks; the fresh worker here
+    starts after the timeout, so it restores at once."""
+    visibility = 5
+    env = {"FLUXBILL_BROKER_VISIBILITY_TIMEOUT": str(visibility)}
+    order, before, killed_at = _finalize_killed_inside(processes, tmp_path, by_beat=False, **env)
+    time.sleep(visibility + 1)
+    processes.append(workers.worker(tmp_path / "worker-2.log", EMAIL_URL="dummymail://", **env))
+    done = _until(_no_drafts, STARTUP)
+    recovered = time.monotonic() - killed_at
+
+    print(f"\nfinalize task killed at {before} of {DRAFTS} drafts, no beat: the rest OPEN {_took(done, recovered)} "
+          f"after the kill by redelivery (visibility timeout {visibility} s; bound {visibility + 1 + STARTUP} s)")  # fmt: skip
+    assert done, "the killed task was not redelivered"
+    _assert_each_finalized_once(order)
 
 
 _FINALIZE = """
