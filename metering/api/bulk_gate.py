@@ -5,6 +5,10 @@ otherwise parse as many at once as there are threads: 32 concurrent requests lef
 each (bench/bulk_memory.py). A request takes a turn before its body is read, so one waiting for a turn
 holds only its socket; it waits up to FLUXBILL_BULK_QUEUE_SECONDS and is then answered 503 with
 Retry-After. A worker's memory stays under its base + FLUXBILL_BULK_CONCURRENCY × one request's.
+
+At most as many requests wait as may parse: a waiting request holds one of the process's threads, and a
+burst of bulk requests must leave the others to single events and the dashboard. One more is answered
+503 at once.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ RETRY_AFTER_SECONDS = 1
 _lock = threading.Lock()
 _turns: threading.BoundedSemaphore | None = None
 _size = 0
+_waiting = 0
 
 
 def _semaphore(size: int) -> threading.BoundedSemaphore:
@@ -31,17 +36,36 @@ def _semaphore(size: int) -> threading.BoundedSemaphore:
         return _turns
 
 
+def waiting() -> int:
+    """Requests of this process waiting for a turn now."""
+    return _waiting
+
+
 @contextmanager
 def bulk_turn() -> Iterator[bool]:
     """Yields True once this thread may read and parse a bulk body, False if no turn came in time."""
+    global _waiting
     size = settings.FLUXBILL_BULK_CONCURRENCY
     if size <= 0:
         yield True
         return
     turns = _semaphore(size)
-    if not turns.acquire(timeout=settings.FLUXBILL_BULK_QUEUE_SECONDS):
-        yield False
-        return
+    if not turns.acquire(blocking=False):
+        with _lock:
+            full = _waiting >= size
+            if not full:
+                _waiting += 1
+        if full:
+            yield False
+            return
+        try:
+            got = turns.acquire(timeout=settings.FLUXBILL_BULK_QUEUE_SECONDS)
+        finally:
+            with _lock:
+                _waiting -= 1
+        if not got:
+            yield False
+            return
     try:
         yield True
     finally:
