@@ -4,8 +4,9 @@ the bound measured in the same run.
 
     .venv/bin/python bench/bulk_memory.py                  # about 2 minutes; --help for the knobs
 
-For each configuration (default: bulk parses unbounded, FLUXBILL_BULK_CONCURRENCY=0, then the shipped
-default), one fresh gunicorn on a fresh database:
+For each configuration (default: `before`, bulk parses unbounded and glibc's own malloc arenas,
+FLUXBILL_BULK_CONCURRENCY=0 FLUXBILL_MALLOC_ARENAS=0; then `shipped`, the default settings), one fresh
+gunicorn on a fresh database:
 1. warm-up: a few one-event bulk requests, so every worker has imported and connected; `base` is then
    the largest worker's RSS (VmRSS);
 2. one 5 MB request at a time, --alone (8) times: `per request` is the largest rise of a worker's peak RSS
