@@ -266,6 +266,8 @@ FLUXBILL_BULK_MAX_EVENTS = env.int("FLUXBILL_BULK_MAX_EVENTS", default=1000)
 # memory stays under its base + this × one request's (README, "Memory per bulk request"). 0: no bound.
 FLUXBILL_BULK_CONCURRENCY = env.int("FLUXBILL_BULK_CONCURRENCY", default=2)
 FLUXBILL_BULK_QUEUE_SECONDS = env.float("FLUXBILL_BULK_QUEUE_SECONDS", default=5.0)
+# Bulk bodies up to this many bytes (by Content-Length) take no turn: they cost little memory.
+FLUXBILL_BULK_SMALL_BYTES = env.int("FLUXBILL_BULK_SMALL_BYTES", default=64 * 1024)
 # glibc malloc arenas a web process may use (fluxbill/core/memory.py): fewer arenas keep less freed memory
 # per thread. 0 leaves glibc's default (8 per core).
 FLUXBILL_MALLOC_ARENAS = env.int("FLUXBILL_MALLOC_ARENAS", default=2)

@@ -6,7 +6,9 @@ each (bench/bulk_memory.py). A request takes a turn before its body is read, so 
 holds only its socket; it waits up to FLUXBILL_BULK_QUEUE_SECONDS and is then answered 503 with
 Retry-After. A worker's memory stays under its base + FLUXBILL_BULK_CONCURRENCY × one request's.
 
-At most as many requests wait as may parse: a waiting request holds one of the process's threads, and a
+Bodies up to FLUXBILL_BULK_SMALL_BYTES take no turn: parsed, one costs about fifteen times its size, so
+even every thread parsing one at once is a few MiB, and twenty clients sending a handful of events each
+must not be turned away. At most as many requests wait as may parse: a waiting request holds one of the process's threads, and a
 burst of bulk requests must leave the others to single events and the dashboard. One more is answered
 503 at once.
 """
@@ -41,12 +43,20 @@ def waiting() -> int:
     return _waiting
 
 
+def _small(content_length: str | None) -> bool:
+    try:
+        return 0 <= int(content_length or "") <= settings.FLUXBILL_BULK_SMALL_BYTES
+    except ValueError:
+        return False  # chunked, or no length given: it may be as large as the body limit
+
+
 @contextmanager
-def bulk_turn() -> Iterator[bool]:
-    """Yields True once this thread may read and parse a bulk body, False if no turn came in time."""
+def bulk_turn(content_length: str | None) -> Iterator[bool]:
+    """Yields True once this thread may read and parse a bulk body, False if no turn came in time.
+    A small body (Content-Length up to FLUXBILL_BULK_SMALL_BYTES) needs no turn: it costs little memory."""
     global _waiting
     size = settings.FLUXBILL_BULK_CONCURRENCY
-    if size <= 0:
+    if size <= 0 or _small(content_length):
         yield True
         return
     turns = _semaphore(size)

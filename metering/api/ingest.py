@@ -219,7 +219,7 @@ class BulkEventIngestView(_IngestView):
         responses={202: _BULK_ANSWER, 400: _BULK_REJECTED, 503: _BULK_BUSY},
     )
     def post(self, request):
-        with bulk_turn() as turn:
+        with bulk_turn(request.META.get("CONTENT_LENGTH")) as turn:
             if not turn:
                 response = Response(
                     error_body("This server is parsing as many bulk requests as it takes at once; retry after "

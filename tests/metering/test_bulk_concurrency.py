@@ -66,6 +66,7 @@ def _until(condition, timeout: float) -> bool:
 def bulk(live_server, settings):
     """(send, key): `send(name, events)` posts from a thread of its own; answers land in `send.results`."""
     settings.FLUXBILL_BULK_CONCURRENCY = TURNS
+    settings.FLUXBILL_BULK_SMALL_BYTES = 0  # every body takes a turn here; small ones are tested below
     customer = CustomerFactory(external_id="acme")
     meter = MeterFactory(event_name="api.calls", property_name="calls")
     _, key = make_api_key(scopes=["usage.write"])
@@ -135,3 +136,17 @@ def test_no_more_wait_for_a_turn_than_may_parse_the_next_is_refused_at_once(bulk
     assert set(UsageEvent.objects.values_list("idempotency_key", flat=True)) == _held_keys() | {
         f"wait-{i}" for i in range(TURNS)
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_small_body_takes_no_turn(bulk, settings):
+    settings.FLUXBILL_BULK_QUEUE_SECONDS = 0.5
+    with _turns_held(bulk) as holders:
+        settings.FLUXBILL_BULK_SMALL_BYTES = 64 * 1024
+        small = _post(bulk.url, bulk.key, [_event("small")])
+        large = _post(bulk.url, bulk.key, [_event("large") | {"properties": {"calls": 1, "pad": "x" * 70_000}}])
+    for thread in holders:
+        thread.join(60)
+
+    assert small[0] == 202, small
+    assert large[0] == 503, large
