@@ -11,7 +11,9 @@ gunicorn on a fresh database:
    the largest worker's RSS (VmRSS);
 2. one 5 MB request at a time, --alone (8) times: `per request` is the largest rise of a worker's peak RSS
    (VmHWM, reset through /proc/<pid>/clear_refs) over its RSS before;
-3. 32 clients each send one 5 MB request at once (a 503 is retried after its Retry-After, as a client
+3. as many requests at once as the workers parse at once (C per worker), --rounds (3) times: the peak
+   the gate should hold any burst to, printed beside the burst's;
+4. 32 clients each send one 5 MB request at once (a 503 is retried after its Retry-After, as a client
    would); `peak` is the largest worker's VmHWM over this phase.
 The bound printed beside it is base + C × per request, C = the parses a worker runs at once
 (FLUXBILL_BULK_CONCURRENCY, or its threads when unbounded). Exits 0 either way: it is a benchmark.
@@ -56,6 +58,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--body-mib", type=float, default=5.0, help="size of each request body in MiB (5; the limit is FLUXBILL_MAX_BODY_BYTES)")
     p.add_argument("--events", type=int, default=1000, help="events per request (1000, FLUXBILL_BULK_MAX_EVENTS)")
     p.add_argument("--alone", type=int, default=8, help="requests sent one at a time to measure one request's memory (8)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of as many requests at once as the workers parse at once (3)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (2, as the Procfile)")
     p.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (8, as the Procfile)")
     p.add_argument(
@@ -118,6 +121,11 @@ def bulk_body(tag: str, events: int, size: int) -> bytes:
     one_pair = len(body(1)) - len(body(0))
     pairs = max(0, (size - len(body(0))) // one_pair)
     return body(pairs)
+
+
+def fresh(template: bytes, tag: str) -> bytes:
+    """The template's body with event ids of its own, so no request's events are duplicates of another's."""
+    return template.replace(b'"TAG-', f'"{tag}-'.encode())
 
 
 def post(port: int, body: bytes, key: str, statuses: list, lock: threading.Lock, deadline: float) -> None:
@@ -189,7 +197,7 @@ def bulk_concurrency(environment: dict[str, str]) -> int:
     return int(out.stdout.split()[-1])
 
 
-def measure(args, name: str, extra_env: dict[str, str], bodies: list[bytes], small: bytes) -> dict:
+def measure(args, name: str, extra_env: dict[str, str], template: bytes, small: bytes) -> dict:
     # prepare_fixtures puts a configuration's environment into this process's: start each from the original.
     os.environ.clear()
     os.environ.update(ORIGINAL_ENVIRONMENT)
@@ -197,10 +205,27 @@ def measure(args, name: str, extra_env: dict[str, str], bodies: list[bytes], sma
     recreate_database(maintenance, args.db_name)
     environment = app_environment(bench_url)
     environment.update(extra_env)
+    limit = bulk_concurrency(environment)
+    # The parses a worker runs at once: its threads, unless FLUXBILL_BULK_CONCURRENCY bounds them.
+    parses = args.threads if limit <= 0 else min(limit, args.threads)
     fixtures = prepare_fixtures(environment, customers=100)
     server = Server(args, environment)
     key = fixtures["api_key"]
     lock = threading.Lock()
+    tags = iter(range(10**9))
+
+    def at_once(count: int, statuses: list) -> float:
+        deadline = time.monotonic() + 120
+        bodies = [fresh(template, f"r{next(tags)}") for _ in range(count)]
+        threads = [threading.Thread(target=post, args=(server.port, b, key, statuses, lock, deadline)) for b in bodies]
+        del bodies
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.monotonic() - started
+
     try:
         statuses: list[int] = []
         for _ in range(4 * args.workers):
@@ -211,49 +236,44 @@ def measure(args, name: str, extra_env: dict[str, str], bodies: list[bytes], sma
         if not reset_peak(pids):
             print("  (cannot reset VmHWM through clear_refs: peaks include start-up)")
         single: list[int] = []
-        for body in bodies[: args.alone]:
-            post(server.port, body, key, single, lock, time.monotonic())
+        for _ in range(args.alone):
+            post(server.port, fresh(template, f"r{next(tags)}"), key, single, lock, time.monotonic())
         per_request = max(status_kib(p, "VmHWM") - before[p] for p in pids)
+
+        # As many at once as the workers parse at once, a few times: what the gate should hold 32 to.
+        reset_peak(pids)
+        few: list[int] = []
+        for _ in range(args.rounds):
+            at_once(parses * args.workers, few)
+        few_peak = max(status_kib(p, "VmHWM") for p in pids)
 
         reset_peak(pids)
         concurrent: list[int] = []
-        deadline = time.monotonic() + 120
-        threads = [
-            threading.Thread(target=post, args=(server.port, body, key, concurrent, lock, deadline))
-            for body in bodies[args.alone : args.alone + args.requests]
-        ]
-        started = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        took = time.monotonic() - started
+        took = at_once(args.requests, concurrent)
         peaks = sorted((status_kib(p, "VmHWM") for p in pids), reverse=True)
     finally:
         server.stop()
-    limit = bulk_concurrency(environment)
     return dict(name=name, env=extra_env, base=base, per_request=per_request, single=single, peaks=peaks,
-                concurrent=concurrent, took=took, limit=limit)  # fmt: skip
+                concurrent=concurrent, took=took, limit=limit, parses=parses, few_peak=few_peak, few=few)  # fmt: skip
 
 
 def main() -> None:
     args = parse_args()
     size = int(args.body_mib * MIB)
-    print(f"building {args.requests + args.alone} bodies of {args.events} events, {args.body_mib} MiB each …", flush=True)
-    bodies = [bulk_body(f"r{n}", args.events, size) for n in range(args.requests + args.alone)]
+    print(f"building a body of {args.events} events, {args.body_mib} MiB …", flush=True)
+    template = bulk_body("TAG", args.events, size)
     small = json.dumps({"events": [{"event_name": METER_EVENT, "external_customer_id": f"{CUSTOMER_PREFIX}0",
                                     "properties": {METER_PROPERTY: 1}}]}).encode()  # fmt: skip
-    print(f"body: {len(bodies[0]):,} bytes, {args.events} events; gunicorn gthread {args.workers} workers × "
+    print(f"body: {len(template):,} bytes, {args.events} events; gunicorn gthread {args.workers} workers × "
           f"{args.threads} threads", flush=True)  # fmt: skip
     results = []
     for spec in args.configs.split(","):
         name, _, assignments = spec.partition("=")
         extra = dict(a.split("=", 1) for a in assignments.split(";") if a)
         print(f"\n[{name}] {' '.join(f'{k}={v}' for k, v in extra.items()) or '(shipped settings)'}", flush=True)
-        r = measure(args, name, extra, bodies, small)
+        r = measure(args, name, extra, template, small)
         results.append(r)
-        # The parses a worker runs at once: its threads, unless FLUXBILL_BULK_CONCURRENCY bounds them.
-        parses = args.threads if r["limit"] <= 0 else min(r["limit"], args.threads)
+        parses = r["parses"]
         bound = r["base"] + parses * r["per_request"]
         ok = sum(1 for s in r["concurrent"] if s == 202)
         refused = sum(1 for s in r["concurrent"] if s == 503)
@@ -263,6 +283,8 @@ def main() -> None:
               f"(largest rise over {args.alone} sent one at a time; statuses {sorted(set(r['single']))})")  # fmt: skip
         print(f"  {args.requests} concurrent: peak RSS per worker {', '.join(f'{p / 1024:.0f}' for p in r['peaks'])} MiB; "
               f"bound base + {parses} × per request = {bound / 1024:.0f} MiB (peak ÷ bound {r['peaks'][0] / bound:.2f})")  # fmt: skip
+        print(f"  {parses * args.workers} at once ({parses} per worker), {args.rounds} rounds: peak RSS {r['few_peak'] / 1024:.0f} MiB; "
+              f"{args.requests} at once ÷ that: {r['peaks'][0] / r['few_peak']:.2f}")  # fmt: skip
         print(f"  answers: {ok} × 202, {refused} × 503 (retried after Retry-After){', other: ' + str(other) if other else ''}; "
               f"all {args.requests} done in {r['took']:.1f} s")  # fmt: skip
     if len(results) > 1:
