@@ -1,16 +1,17 @@
 """How many bulk requests one web process parses at once (FLUXBILL_BULK_CONCURRENCY).
 
 A 5 MB bulk body costs a worker tens of MiB once parsed into Python objects, and gunicorn's threads would
-otherwise parse as many at once as there are threads: 32 concurrent requests left two workers at 560 MiB
-each (bench/bulk_memory.py). A request takes a turn before its body is read, so one waiting for a turn
-holds only its socket; it waits up to FLUXBILL_BULK_QUEUE_SECONDS and is then answered 503 with
-Retry-After. A worker's memory stays under its base + FLUXBILL_BULK_CONCURRENCY × one request's.
+otherwise parse as many at once as there are threads: 32 concurrent requests left the larger of two
+workers at 564 MiB (bench/bulk_memory.py). A request takes a turn before its body is read, so one waiting
+for a turn holds only its socket and its thread; it waits up to FLUXBILL_BULK_QUEUE_SECONDS and is then
+answered 503 with Retry-After. A worker's memory stays at about its base + FLUXBILL_BULK_CONCURRENCY × one
+request's (README, "Memory per bulk request", gives the measured spread).
 
-Bodies up to FLUXBILL_BULK_SMALL_BYTES take no turn: parsed, one costs about fifteen times its size, so
-even every thread parsing one at once is a few MiB, and twenty clients sending a handful of events each
-must not be turned away. At most as many requests wait as may parse: a waiting request holds one of the process's threads, and a
+At most as many requests wait as may parse: a waiting request holds one of the process's threads, and a
 burst of bulk requests must leave the others to single events and the dashboard. One more is answered
-503 at once.
+503 at once. Bodies up to FLUXBILL_BULK_SMALL_BYTES take no turn: parsed, one costs about fifteen times
+its size, so even every thread parsing one at once is a few MiB, and twenty clients sending a handful of
+events each must not be turned away.
 """
 
 from __future__ import annotations
