@@ -261,6 +261,16 @@ FLUXBILL_INGEST_PREPARED_INSERT = env.bool("FLUXBILL_INGEST_PREPARED_INSERT", de
 # Well-formed single-event POSTs with an API key skip DRF's per-request machinery (metering.api.fastpath).
 FLUXBILL_INGEST_FAST_PATH = env.bool("FLUXBILL_INGEST_FAST_PATH", default=True)
 FLUXBILL_BULK_MAX_EVENTS = env.int("FLUXBILL_BULK_MAX_EVENTS", default=1000)
+# Bulk requests one web process reads and parses at once; as many more wait up to FLUXBILL_BULK_QUEUE_SECONDS
+# for a turn, any beyond are answered 503 with Retry-After at once (a waiter holds a thread). A process's
+# memory stays under its base + this × one request's (README, "Memory per bulk request"). 0: no bound.
+FLUXBILL_BULK_CONCURRENCY = env.int("FLUXBILL_BULK_CONCURRENCY", default=2)
+FLUXBILL_BULK_QUEUE_SECONDS = env.float("FLUXBILL_BULK_QUEUE_SECONDS", default=5.0)
+# Bulk bodies up to this many bytes (by Content-Length) take no turn: they cost little memory.
+FLUXBILL_BULK_SMALL_BYTES = env.int("FLUXBILL_BULK_SMALL_BYTES", default=64 * 1024)
+# glibc malloc arenas a web process may use (fluxbill/core/memory.py): fewer arenas keep less freed memory
+# per thread. 0 leaves glibc's default (8 per core).
+FLUXBILL_MALLOC_ARENAS = env.int("FLUXBILL_MALLOC_ARENAS", default=2)
 # Request bodies above this are refused with 413 before they are parsed.
 FLUXBILL_MAX_BODY_BYTES = env.int("FLUXBILL_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 # Requests per minute per API key; 0 turns a limit off.

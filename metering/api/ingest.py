@@ -16,6 +16,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.request import Empty
 from rest_framework.views import APIView
 
 from customers.models import Customer
@@ -30,6 +31,7 @@ from metering.aggregation import BUCKETS, usage_buckets
 from metering.models import Meter, UsageEvent
 from metering.validation import EventRejected
 
+from .bulk_gate import RETRY_AFTER_SECONDS, bulk_turn
 from .filters import UsageEventFilter
 from .serializers import (
     BulkEventsRequest,
@@ -205,6 +207,12 @@ _BULK_REJECTED = inline_serializer(
     },
 )
 
+_BULK_BUSY = OpenApiResponse(
+    ErrorResponse,
+    description="The server is parsing FLUXBILL_BULK_CONCURRENCY bulk requests already and none finished within "
+    "FLUXBILL_BULK_QUEUE_SECONDS; retry after the Retry-After header's seconds.",
+)
+
 _ACCEPTED = inline_serializer("EventAccepted", {"event_id": serializers.CharField(), "message": serializers.CharField()})
 
 
@@ -243,9 +251,26 @@ class BulkEventIngestView(_IngestView):
     @extend_schema(
         request=BulkEventsRequest,
         parameters=[OpenApiParameter("detail", bool, description="Add `results`: one entry per event.")],
-        responses={202: _BULK_ANSWER, 400: _BULK_REJECTED},
+        responses={202: _BULK_ANSWER, 400: _BULK_REJECTED, 503: _BULK_BUSY},
     )
     def post(self, request):
+        with bulk_turn(request.META.get("CONTENT_LENGTH")) as turn:
+            if not turn:
+                response = Response(
+                    error_body("This server is parsing as many bulk requests as it takes at once; retry after "
+                               "the Retry-After header's seconds", None),
+                    status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                )  # fmt: skip
+                response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return response
+            try:
+                return self._ingest(request)
+            finally:
+                # DRF keeps the parsed body on the request until the response has been sent; drop it with
+                # the turn, or the next turn's body would be parsed while this one is still held.
+                request._full_data = request._data = Empty
+
+    def _ingest(self, request):
         body = request.data
         events = body.get("events") if isinstance(body, dict) else None
         if not isinstance(events, list):
