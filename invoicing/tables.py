@@ -39,3 +39,24 @@ class InvoiceTable(Table):
         ExportColumn("total", "total", money="currency"),
         ExportColumn("id", "id"),
     )
+
+
+class InvoiceLineTable(Table):
+    """The lines of the filtered invoices, one CSV row each, with the invoice they belong to."""
+
+    export_columns = (
+        ExportColumn("invoice_number", "invoice__number"),
+        ExportColumn("invoice_status", "invoice__status"),
+        ExportColumn("customer_external_id", "invoice__customer__external_id"),
+        ExportColumn("currency", "invoice__currency"),
+        ExportColumn("period_start", "invoice__period_start"),
+        ExportColumn("period_end", "invoice__period_end"),
+        ExportColumn("kind", "kind"),
+        ExportColumn("description", "description"),
+        ExportColumn("meter_event_name", "meter__event_name"),
+        ExportColumn("quantity", "quantity"),
+        ExportColumn("unit_price", "unit_price"),
+        ExportColumn("amount", "amount", money="invoice__currency"),
+        ExportColumn("invoice_id", "invoice_id"),
+        ExportColumn("line_id", "id"),
+    )

@@ -9,6 +9,7 @@ app_name = "invoicing"
 urlpatterns = [
     path("invoices/", views.invoice_list, name="invoice-list"),
     path("invoices/export.csv", views.invoice_export, name="invoice-export"),
+    path("invoices/export-lines.csv", views.invoice_lines_export, name="invoice-lines-export"),
     path("invoices/<uuid:pk>/", views.invoice_detail, name="invoice-detail"),
     path("invoices/<uuid:pk>/pdf/", views.invoice_pdf_download, name="invoice-pdf"),
     path("invoices/<uuid:pk>/finalize/", views.invoice_finalize_view, name="invoice-finalize"),

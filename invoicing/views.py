@@ -39,7 +39,7 @@ from .services import (
     invoice_regenerate,
     invoice_void,
 )
-from .tables import InvoiceTable
+from .tables import InvoiceLineTable, InvoiceTable
 
 
 def _actor(request) -> Actor:
@@ -56,6 +56,7 @@ class InvoiceList(ObjectListView):
     url_name = "invoicing:invoice-list"
     export_url_name = "invoicing:invoice-export"
     export_filename = "invoices"
+    more_exports = (("Export lines CSV", "invoicing:invoice-lines-export"),)
     toolbar_filters = (
         "status", "customer", "number", "period_from", "period_to", "issued_from", "issued_to",
         "due_from", "due_to", "overdue", "amount_min", "amount_max", "currency",
@@ -79,8 +80,22 @@ class InvoiceList(ObjectListView):
         return "period" if self.filterset.chosen_status() == InvoiceStatus.DRAFT else "-created"
 
 
+class InvoiceLineExport(InvoiceList):
+    """The invoice list's filters, exported line by line."""
+
+    table_class = InvoiceLineTable
+    export_filename = "invoice-lines"
+
+    def export_rows(self, filterset):
+        return (
+            InvoiceLine.objects.filter(invoice__in=filterset.qs.values("pk"))
+            .order_by("invoice__created_at", "invoice_id", "position", "id")
+        )
+
+
 invoice_list = InvoiceList.list_view()
 invoice_export = InvoiceList.export_view()
+invoice_lines_export = InvoiceLineExport.export_view()
 
 
 # --- the invoice page -----------------------------------------------------------------

@@ -118,6 +118,7 @@ DASHBOARD = [
     ("customers:subscription-interim", "get", "invoicing.generate_interim_invoice", 200),
     ("invoicing:invoice-list", "get", "invoicing.view_invoice", 200),
     ("invoicing:invoice-export", "get", "invoicing.view_invoice", 200),
+    ("invoicing:invoice-lines-export", "get", "invoicing.view_invoice", 200),
     ("invoicing:invoice-detail", "get", "invoicing.view_invoice", 200),
     ("invoicing:invoice-pdf", "get", "invoicing.view_invoice", 200),
     ("invoicing:invoice-finalize", "get", "invoicing.finalize_invoice", 200),

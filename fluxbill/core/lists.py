@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property, lru_cache
 
 from django.http import HttpResponseBadRequest, QueryDict, StreamingHttpResponse
@@ -27,6 +28,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from .dashboard import paginate, require, sort
+from .fields import decimal_to_string
 from .money import round_money
 from .permissions import may
 
@@ -93,6 +95,8 @@ def _csv_cell(value, currency: str | None) -> str:
         return format(round_money(value, currency), "f")
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return decimal_to_string(value)  # a quantity or a price as typed: 150, 0.001, not 150.0000000000
     if isinstance(value, str):
         return "'" + value if value.startswith(_FORMULA_STARTS) else value
     return str(value)
@@ -164,6 +168,7 @@ class ObjectListView:
     intro: str = ""  # a paragraph under the heading (template source)
     url_name: str = ""  # this list, for "Clear filters"
     export_url_name: str = ""  # its CSV export; empty: no export
+    more_exports: tuple[tuple[str, str], ...] = ()  # (label, url name): other exports of the same filters
     export_filename: str = ""
     buttons: tuple[Button, ...] = ()
     # Filters shown in the toolbar; the FilterSet's other filters still apply when in the query string.
@@ -225,6 +230,7 @@ class ObjectListView:
             "rows": self.table_class.render_rows(page.object_list, columns, request),
             "buttons": [(b, self._button_url(b)) for b in self.buttons if may(request.user, b.permission)],
             "export_url": reverse(self.export_url_name) if self.export_url_name else "",
+            "more_exports": [(label, reverse(name)) for label, name in self.more_exports],
             "clear_url": clear_url,
             "intro": self._fragment(self.intro, clear_url),
             "empty": self._fragment(self.empty_filtered_text if self.filterset.active else self.empty_text, clear_url),
@@ -239,10 +245,14 @@ class ObjectListView:
             # A CSV of "everything" when the filter was mistyped would be a wrong export, not a helpful one.
             problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
             return HttpResponseBadRequest(f"Invalid filter: {problems}", content_type="text/plain; charset=utf-8")
-        queryset, _ = self.sorted(filterset.qs)
-        response = StreamingHttpResponse(self.table_class.csv_lines(queryset), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(self.table_class.csv_lines(self.export_rows(filterset)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{self.export_filename}-{timezone.now():%Y%m%d-%H%M}.csv"'
         return response
+
+    def export_rows(self, filterset):
+        """What the CSV lists: the filtered rows in the page's order (a view may export their children instead)."""
+        queryset, _ = self.sorted(filterset.qs)
+        return queryset
 
     def _button_url(self, button: Button) -> str:
         carried = QueryDict(mutable=True)

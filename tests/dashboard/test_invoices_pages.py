@@ -226,10 +226,10 @@ def test_eighty_invoices_paginated_with_constant_queries(finance_client, django_
 # --- CSV ------------------------------------------------------------------------------------
 
 
-def _csv(response) -> list[list[str]]:
+def _csv(response, name: str = "invoices") -> list[list[str]]:
     assert isinstance(response, StreamingHttpResponse)
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"].startswith('attachment; filename="invoices-')
+    assert response["Content-Disposition"].startswith(f'attachment; filename="{name}-')
     return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
@@ -488,3 +488,19 @@ def test_resend_without_an_address_reports_the_failure(finance_client):
     assert "The email could not be sent: Customer has no email address" in response.content.decode()
     invoice.refresh_from_db()
     assert invoice.email_attempts == 1 and invoice.email_sent_at is None
+
+
+def test_the_lines_export_follows_the_same_filters(finance_client):
+    # Issue 15 §2: "invoices with their lines". 150 units → 100 × 1.00 + 50 × 0.50 = 125.00, plus the 12.00 fee.
+    mine = _draft()
+    _manual(CustomerFactory(name="Globex", external_id="glx"), number="INV-2026-000077")
+    page = finance_client.get("/invoices/", {"customer": "acme-001"}).content.decode()
+    assert 'href="/invoices/export-lines.csv?customer=acme-001"' in page
+
+    rows = _csv(finance_client.get("/invoices/export-lines.csv", {"customer": mine.customer.external_id}), "invoice-lines")
+
+    assert rows[0][:8] == ["invoice_number", "invoice_status", "customer_external_id", "currency", "period_start", "period_end", "kind", "description"]
+    lines = sorted((row[7], row[9], row[11]) for row in rows[1:])
+    assert lines == [("Platform fee", "1", "12.00"), ("Requests", "150", "125.00")]
+    assert {row[12] for row in rows[1:]} == {str(mine.pk)}
+    assert finance_client.get("/invoices/export-lines.csv", {"amount_min": "abc"}).status_code == 400
