@@ -179,3 +179,22 @@ def test_test_database_and_redis_come_from_the_environment():
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["test_fluxbill_other_run", "redis://127.0.0.1:6379/9"]
+
+
+def test_the_procfile_web_line_serves_as_readme_and_the_ingest_bench_do():
+    """Found (issue 14 §4): the Procfile started sync workers with an access log, and `/sdk/track` through it
+    answered 1,254 req/s against 1,806 with gthread 2×8. `make run` and Procfile deploys run this line."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from django.conf import settings
+
+    lines = dict(line.split(":", 1) for line in Path(settings.BASE_DIR, "Procfile").read_text().splitlines() if ":" in line)
+    web = shlex.split(lines["web"])
+    assert web[0].endswith("gunicorn") and "fluxbill.wsgi" in web
+    assert web[web.index("--worker-class") + 1] == "gthread"
+    assert re.fullmatch(r"\$\{WEB_THREADS:-8\}", web[web.index("--threads") + 1])
+    assert not any(arg.startswith("--access-log") for arg in web), "an access log costs every request a write"
+    readme = Path(settings.BASE_DIR, "README.md").read_text()
+    assert "--worker-class gthread --threads 8" in readme
