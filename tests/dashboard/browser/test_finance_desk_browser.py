@@ -120,3 +120,31 @@ def test_the_void_form_opens_on_demand(finance_page, screenshot):
     invoice.refresh_from_db()
     assert invoice.status == "VOID"
     assert page.dialogs, "the void asked for confirmation first"
+
+
+def test_finance_filters_the_invoices_and_exports_what_is_shown(finance_page, screenshot):
+    import csv
+    import io
+
+    page = finance_page
+    rows = (("Acme Corp", "acme-001", "125.00"), ("Globex", "glx", "80.00"), ("Acme Labs", "acme-002", "9.50"))
+    for n, (name, external_id, total) in enumerate(rows, start=1):
+        customer = CustomerFactory(name=name, external_id=external_id)
+        Invoice.objects.create(
+            customer=customer, kind="MANUAL", status="OPEN", currency="USD", subtotal=Decimal(total), total=Decimal(total),
+            number=f"INV-2026-{n:06d}", issued_at=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc), due_date=dt.date(2026, 3, 3),
+            period_start=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), period_end=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc),
+        )  # fmt: skip
+
+    page.goto("/invoices/")
+    page.get_by_label("Customer").fill("acme")
+    page.get_by_label("Total from").fill("10")
+    page.get_by_role("button", name=re.compile("^Filter")).click()
+    expect(page.locator("table tbody tr")).to_have_count(1)
+    expect(page.locator("table tbody")).to_contain_text("Acme Corp")
+    screenshot(page, "invoices-filtered")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    rows = list(csv.reader(io.StringIO(open(download.value.path()).read())))
+    assert [(row[4], row[13]) for row in rows[1:]] == [("Acme Corp", "125.00")]  # what the page showed, no more
