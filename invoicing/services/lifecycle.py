@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 
 from ..choices import InvoiceStatus
+from ..events import invoice_finalized_on_commit
 from ..models import Invoice, InvoiceDocument
 from .generation import _audit, invoice_recompute
 
@@ -67,20 +68,9 @@ def next_invoice_number(year: int) -> str:
     return f"INV-{year}-{value:06d}"
 
 
-def _enqueue_email(invoice_id) -> None:
-    from ..tasks import send_invoice_email
-
-    try:
-        # One publish attempt, bounded by the broker's socket timeout: kombu's default retries made a
-        # finalize request wait 10 s on a frozen Redis. The invoice row is the outbox: the sweep sends it.
-        send_invoice_email.apply_async((str(invoice_id),), retry=False)
-    except Exception:  # broker unreachable: the periodic sweep sends it later
-        logging.getLogger(__name__).warning("could not enqueue email for invoice %s; the sweep will retry", invoice_id)
-
-
 @transaction.atomic
 def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
-    """Recompute, number, freeze and open a DRAFT; the email goes out after commit."""
+    """Recompute, number, freeze and open a DRAFT; `invoice_finalized` is sent after commit (the email follows it)."""
     invoice = _locked(invoice)
     _require(invoice, (InvoiceStatus.DRAFT,), "finalize")
     invoice_recompute(invoice=invoice, actor=actor, record=False)
@@ -99,7 +89,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     invoice.save()
     _audit(invoice, action="finalized", actor=actor, from_status=InvoiceStatus.DRAFT, to_status=InvoiceStatus.OPEN,
            detail=invoice.number).save()
-    transaction.on_commit(lambda: _enqueue_email(invoice.pk))
+    invoice_finalized_on_commit(invoice_id=invoice.pk)
     return invoice
 
 
