@@ -22,7 +22,7 @@ from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import paginate, require, sort
 from fluxbill.core.errors import DomainError
 from invoicing.services import Actor, invoice_preview, subscription_generate_interim
-from invoicing.services.generation import BillingWindow, _interim_window, compute_windows
+from invoicing.services.generation import BillingWindow, compute_windows, interim_window
 from invoicing.services.lines import LineDraft
 from metering.models import UsageEvent
 
@@ -141,7 +141,7 @@ def current_estimates(subscriptions: list[Subscription], now: datetime) -> dict:
     windows: list[BillingWindow] = []
     for subscription in subscriptions:
         try:
-            windows.append(_interim_window(subscription, now))
+            windows.append(interim_window(subscription=subscription, now=now))
         except DomainError as exc:
             result[subscription.pk] = exc.message
     # One subscription too large to price shows its reason; the others still get their estimates.

@@ -28,6 +28,7 @@ from metering.aggregation import aggregate_usage_batch
 
 from ..choices import InvoiceKind, InvoiceStatus
 from ..models import Invoice, InvoiceEvent, InvoiceLine
+from .audit import audit_event, audit_fields
 from .lines import LineDraft, build_lines, usage_windows
 
 logger = logging.getLogger(__name__)
@@ -181,22 +182,6 @@ def _set_totals(invoice: Invoice, drafts: list[LineDraft]) -> None:
     invoice.total = invoice.subtotal
 
 
-def _audit_fields(*, action: str, actor, from_status: str = "", to_status: str = "", detail: str = "") -> dict:
-    return {
-        "action": action,
-        "from_status": from_status,
-        "to_status": to_status,
-        "actor": actor.label,
-        "actor_user_id": actor.user.pk if actor.user is not None else None,
-        "detail": detail,
-    }
-
-
-def _audit(invoice: Invoice, *, action: str, actor, from_status: str = "", to_status: str = "", detail: str = "") -> InvoiceEvent:
-    fields = _audit_fields(action=action, actor=actor, from_status=from_status, to_status=to_status, detail=detail)
-    return InvoiceEvent(invoice=invoice, **fields)
-
-
 def _json_value(value):
     if isinstance(value, (uuid.UUID, Decimal)):
         return str(value)
@@ -340,7 +325,7 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
     )
     windows = [w for w in windows if (w.subscription.pk, w.start) not in existing]
     invoices, lines, audit = [], [], []
-    created_by = _audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
+    created_by = audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
     for window, drafts in zip(windows, compute_windows(windows)):
         sub = window.subscription
         subtotal = _subtotal(drafts)
@@ -450,7 +435,7 @@ def _locked_subscription(subscription: Subscription) -> Subscription:
     )
 
 
-def _interim_window(subscription: Subscription, now: datetime) -> BillingWindow:
+def interim_window(*, subscription: Subscription, now: datetime) -> BillingWindow:
     """The period that contains `now`, from its start to `now`.
 
     The stored period lags while rollover is behind (it runs every minute, and a backdated start leaves
@@ -480,7 +465,7 @@ def invoice_preview(*, subscription: Subscription, now: datetime) -> tuple[Billi
     subscription = (
         Subscription.objects.select_related("plan", "customer").prefetch_related(_CHARGES).get(pk=subscription.pk)
     )
-    window = _interim_window(subscription, now)
+    window = interim_window(subscription=subscription, now=now)
     return window, compute_windows([window])[0]
 
 
@@ -488,7 +473,7 @@ def invoice_preview(*, subscription: Subscription, now: datetime) -> tuple[Billi
 def subscription_generate_interim(*, subscription: Subscription, now: datetime, actor) -> Invoice:
     """An INTERIM invoice for the current period's usage so far (and its fixed fees, if not billed yet)."""
     subscription = _locked_subscription(subscription)
-    window = _interim_window(subscription, now)
+    window = interim_window(subscription=subscription, now=now)
     drafts = compute_windows([window])[0]
     invoice = Invoice(
         customer_id=subscription.customer_id,
@@ -503,7 +488,7 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
     _set_totals(invoice, drafts)
     invoice.save()
     _insert(InvoiceLine, _line_rows(invoice.pk, drafts))
-    _audit(invoice, action="created", actor=actor, to_status=InvoiceStatus.DRAFT, detail="interim").save()
+    audit_event(invoice=invoice, action="created", actor=actor, to_status=InvoiceStatus.DRAFT, detail="interim").save()
     return invoice
 
 
@@ -529,5 +514,5 @@ def invoice_recompute(*, invoice: Invoice, actor, record: bool = True) -> Invoic
     _set_totals(invoice, drafts)
     invoice.save(update_fields=["subtotal", "total", "updated_at"])
     if record:
-        _audit(invoice, action="recomputed", actor=actor, from_status=invoice.status, to_status=invoice.status).save()
+        audit_event(invoice=invoice, action="recomputed", actor=actor, from_status=invoice.status, to_status=invoice.status).save()
     return invoice
