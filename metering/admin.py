@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from catalog import services as catalog_services
+from metering import services as catalog_services  # the meter services moved here; rename once the admin rework is merged
 from fluxbill.core.admin import CheckedAdmin, HistoryAdmin, ServiceAdmin, ServiceForm
 
 from .models import Meter, UsageEvent

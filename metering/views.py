@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from catalog import services as catalog_services
 from customers.models import Customer
 from fluxbill.core import charts
 from fluxbill.core import permissions as perms
@@ -78,7 +77,7 @@ def meter_create(request):
     form = MeterCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            meter = catalog_services.meter_create(**form.cleaned_data)
+            meter = services.meter_create(**form.cleaned_data)
         except DomainError as exc:
             add_domain_error(form, exc, form.service_aliases)
         else:
@@ -95,7 +94,7 @@ def meter_edit(request, pk):
     form = MeterUpdateForm(request.POST or None, initial={"name": meter.name, "unit": meter.unit})
     if request.method == "POST" and form.is_valid():
         try:
-            meter = catalog_services.meter_update(meter=meter, **form.cleaned_data)
+            meter = services.meter_update(meter=meter, **form.cleaned_data)
         except DomainError as exc:
             add_domain_error(form, exc, form.service_aliases)
         else:
@@ -113,7 +112,7 @@ def meter_archive(request, pk):
     if not meter.active:
         messages.info(request, f"Meter “{meter.name}” was already archived.")
     else:
-        catalog_services.meter_archive(meter=meter)
+        services.meter_archive(meter=meter)
         messages.success(
             request, f"Meter “{meter.name}” archived: new “{meter.event_name}” events are refused; its history stays."
         )

@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
-from catalog.services import meter_archive, meter_create, meter_update
+from metering.services import meter_archive, meter_create, meter_update
 from metering.models import Meter
 
 from .filters import FeatureFilter
