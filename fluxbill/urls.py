@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("fluxbill.api_router")),
     path("", include("fluxbill.core.urls")),
+    path("", include("desk.urls")),
     path("", include("metering.urls")),
     path("", include("catalog.urls")),
     path("", include("customers.urls")),

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("fluxbill", "apikeys", "metering", "catalog", "customers", "invoicing")
+PACKAGES = ("fluxbill", "apikeys", "metering", "catalog", "customers", "invoicing", "desk")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
