@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from catalog.models import Plan
 from fluxbill.core.db import unique_or_conflict
@@ -13,6 +14,7 @@ from fluxbill.core.errors import InvalidInput, InvalidTransition
 from .choices import SubscriptionStatus
 from .models import Customer, Subscription
 from .periods import period_at
+from .selectors import customer_ids_by_external_id
 
 
 # Rollover bills every period since the start, one invoice each: a start decades back is a typo, not a
@@ -148,3 +150,22 @@ def subscription_cancel(*, subscription: Subscription, now: datetime, at_period_
         locked.status = SubscriptionStatus.CANCELED
     locked.save()
     return locked
+
+
+def customer_ids_ensure(*, external_ids: list[str]) -> dict[str, uuid.UUID]:
+    """{external id: id} for every one of `external_ids`, creating the customers that do not exist yet
+    (blank name and email: `/sdk/track` meets them first). Two statements whatever the number of ids:
+    the ingestion hot path calls this for every batch whose customers it has not cached, so no savepoint:
+    the insert is one statement, atomic on its own."""
+    with connection.cursor() as cursor:
+        # ON CONFLICT makes concurrent first events for one new customer create it once.
+        cursor.execute(
+            """
+            INSERT INTO customers_customer (id, external_id, name, email, address, metadata, created_at, updated_at)
+            SELECT gen_random_uuid(), ext, '', '', '', '{}'::jsonb, now(), now()
+            FROM unnest(%s::text[]) AS ext
+            ON CONFLICT (external_id) DO NOTHING
+            """,
+            [external_ids],
+        )
+    return customer_ids_by_external_id(external_ids=external_ids)
