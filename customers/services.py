@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 
 from catalog.models import Plan
+from fluxbill.core.bulk import rows_update
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 
@@ -169,3 +170,26 @@ def customer_ids_ensure(*, external_ids: list[str]) -> dict[str, uuid.UUID]:
             [external_ids],
         )
     return customer_ids_by_external_id(external_ids=external_ids)
+
+
+# What billing moves on a subscription: its period walk and its failure bookkeeping.
+BILLING_STATE_FIELDS = (
+    "status", "current_period_start", "current_period_end", "ended_at", "updated_at",
+    "billing_error", "billing_error_at", "billing_failures", "billing_retry_at",
+)
+
+
+def subscriptions_billing_state_save(*, subscriptions: list[Subscription]) -> None:
+    """Store the billing state (BILLING_STATE_FIELDS) the rollover set on `subscriptions`, in one statement.
+
+    The rollover moves a whole batch on at once, inside its transaction, with the rows already locked."""
+    rows_update(model=Subscription, objs=subscriptions, field_names=list(BILLING_STATE_FIELDS))
+
+
+def subscription_billing_failed(
+    *, subscription: Subscription, error: str, failed_at: datetime, failures: int, retry_at: datetime
+) -> None:
+    """Record that billing `subscription` failed (its page, the API and the overview show it) and when to retry."""
+    Subscription.objects.filter(pk=subscription.pk).update(
+        billing_error=error, billing_error_at=failed_at, billing_failures=failures, billing_retry_at=retry_at
+    )
