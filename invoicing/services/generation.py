@@ -8,7 +8,6 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -29,7 +28,7 @@ from metering.aggregation import aggregate_usage_batch
 from ..choices import InvoiceKind, InvoiceStatus
 from ..models import Invoice, InvoiceEvent, InvoiceLine
 from .audit import audit_event, audit_fields
-from .lines import LineDraft, build_lines, usage_windows
+from .lines import LineDraft, build_lines, drafts_total, usage_windows
 
 logger = logging.getLogger(__name__)
 
@@ -148,9 +147,9 @@ def check_bounds(drafts: list[LineDraft], *, subscription_id) -> None:
                     f"Subscription {subscription_id}: {name} {value} on line {draft.description!r} exceeds the "
                     f"largest an invoice holds (under 10^{digits - places})"
                 )
-    if not fits_column(_subtotal(drafts), max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
+    if not fits_column(drafts_total(drafts), max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
         raise BillingOverflow(
-            f"Subscription {subscription_id}: invoice total {_subtotal(drafts)} exceeds the largest an invoice "
+            f"Subscription {subscription_id}: invoice total {drafts_total(drafts)} exceeds the largest an invoice "
             f"holds (under 10^{AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES})"
         )
 
@@ -173,12 +172,8 @@ def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
     ]
 
 
-def _subtotal(drafts: list[LineDraft]) -> Decimal:
-    return sum((d.amount for d in drafts), Decimal(0))
-
-
 def _set_totals(invoice: Invoice, drafts: list[LineDraft]) -> None:
-    invoice.subtotal = _subtotal(drafts)
+    invoice.subtotal = drafts_total(drafts)
     invoice.total = invoice.subtotal
 
 
@@ -242,7 +237,7 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
     created_by = audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
     for window, drafts in zip(windows, compute_windows(windows)):
         sub = window.subscription
-        subtotal = _subtotal(drafts)
+        subtotal = drafts_total(drafts)
         invoice_id = uuid.uuid4()
         invoices.append(
             {
