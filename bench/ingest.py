@@ -126,7 +126,7 @@ def prepare_fixtures(environment: dict[str, str], customers: int) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from catalog.services import meter_create
+    from metering.services import meter_create
     from customers.services import customer_create
 
     call_command("migrate", interactive=False, verbosity=0)

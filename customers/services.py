@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from catalog.models import Plan
+from fluxbill.core.bulk import rows_update
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 
 from .choices import SubscriptionStatus
 from .models import Customer, Subscription
 from .periods import period_at
+from .selectors import customer_ids_by_external_id
 
 
 # Rollover bills every period since the start, one invoice each: a start decades back is a typo, not a
@@ -148,3 +151,45 @@ def subscription_cancel(*, subscription: Subscription, now: datetime, at_period_
         locked.status = SubscriptionStatus.CANCELED
     locked.save()
     return locked
+
+
+def customer_ids_ensure(*, external_ids: list[str]) -> dict[str, uuid.UUID]:
+    """{external id: id} for every one of `external_ids`, creating the customers that do not exist yet
+    (blank name and email: `/sdk/track` meets them first). Two statements whatever the number of ids:
+    the ingestion hot path calls this for every batch whose customers it has not cached, so no savepoint:
+    the insert is one statement, atomic on its own."""
+    with connection.cursor() as cursor:
+        # ON CONFLICT makes concurrent first events for one new customer create it once.
+        cursor.execute(
+            """
+            INSERT INTO customers_customer (id, external_id, name, email, address, metadata, created_at, updated_at)
+            SELECT gen_random_uuid(), ext, '', '', '', '{}'::jsonb, now(), now()
+            FROM unnest(%s::text[]) AS ext
+            ON CONFLICT (external_id) DO NOTHING
+            """,
+            [external_ids],
+        )
+    return customer_ids_by_external_id(external_ids=external_ids)
+
+
+# What billing moves on a subscription: its period walk and its failure bookkeeping.
+BILLING_STATE_FIELDS = (
+    "status", "current_period_start", "current_period_end", "ended_at", "updated_at",
+    "billing_error", "billing_error_at", "billing_failures", "billing_retry_at",
+)
+
+
+def subscriptions_billing_state_save(*, subscriptions: list[Subscription]) -> None:
+    """Store the billing state (BILLING_STATE_FIELDS) the rollover set on `subscriptions`, in one statement.
+
+    The rollover moves a whole batch on at once, inside its transaction, with the rows already locked."""
+    rows_update(model=Subscription, objs=subscriptions, field_names=list(BILLING_STATE_FIELDS))
+
+
+def subscription_billing_failed(
+    *, subscription: Subscription, error: str, failed_at: datetime, failures: int, retry_at: datetime
+) -> None:
+    """Record that billing `subscription` failed (its page, the API and the overview show it) and when to retry."""
+    Subscription.objects.filter(pk=subscription.pk).update(
+        billing_error=error, billing_error_at=failed_at, billing_failures=failures, billing_retry_at=retry_at
+    )

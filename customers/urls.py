@@ -1,4 +1,4 @@
-"""Dashboard pages: customers and subscriptions."""
+"""Dashboard pages: customers and subscriptions (their detail pages are invoicing/account_urls.py's)."""
 
 from django.urls import path
 
@@ -10,13 +10,10 @@ urlpatterns = [
     path("customers/", views.customer_list, name="customer-list"),
     path("customers/export.csv", views.customer_export, name="customer-export"),
     path("customers/new/", views.customer_create, name="customer-create"),
-    path("customers/<uuid:pk>/", views.customer_detail, name="customer-detail"),
     path("customers/<uuid:pk>/edit/", views.customer_edit, name="customer-edit"),
     path("customers/search.json", views.customer_search, name="customer-search"),
     path("subscriptions/", views.subscription_list, name="subscription-list"),
     path("subscriptions/export.csv", views.subscription_export, name="subscription-export"),
     path("subscriptions/new/", views.subscription_create, name="subscription-create"),
-    path("subscriptions/<uuid:pk>/", views.subscription_detail, name="subscription-detail"),
     path("subscriptions/<uuid:pk>/cancel/", views.subscription_cancel, name="subscription-cancel"),
-    path("subscriptions/<uuid:pk>/interim/", views.subscription_interim, name="subscription-interim"),
 ]

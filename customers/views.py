@@ -1,47 +1,30 @@
-"""Dashboard pages for customers and subscriptions. Writes go through customers.services and
-invoicing.services; a DomainError they raise becomes a form error or a flash message."""
+"""Dashboard pages for customers and subscriptions. Writes go through customers.services; a DomainError
+it raises becomes a form error or a flash message. The customer and subscription pages, which show
+invoices and estimates, and the interim-invoice page are invoicing's (invoicing/account_views.py)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from catalog.choices import ChargeType
-from catalog.models import Charge
 from catalog.selectors import plan_search
 from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
 from fluxbill.core.lists import Button, ObjectListView
-from invoicing.services import Actor, invoice_preview, subscription_generate_interim
-from invoicing.services.generation import BillingWindow, _interim_window, compute_windows
-from invoicing.services.lines import LineDraft
-from metering.models import UsageEvent
 
 from . import selectors, services
-from .choices import BILLABLE_STATUSES, SubscriptionStatus
+from .choices import SubscriptionStatus
 from .filters import CustomerFilterSet, SubscriptionFilterSet
 from .forms import CancelForm, CustomerForm, SubscriptionForm
 from .models import Customer, Subscription
 from .tables import CustomerTable, SubscriptionTable
-
-# The customer page lists this many subscriptions, invoices and events; the lists link to the rest.
-SUBSCRIPTIONS_SHOWN = 20
-INVOICES_SHOWN = 10
-EVENTS_SHOWN = 20
-
-# The charges (and their meters) invoice_preview prices, for many subscriptions in one query.
-_CHARGES = Prefetch("plan__charges", queryset=Charge.objects.select_related("meter").order_by("created_at", "id"))
 
 # Service errors name API fields; the forms call them differently.
 _SUBSCRIPTION_FIELDS = {"plan_id": "plan", "customer_id": "customer", "start_date": "start_date"}
@@ -52,10 +35,6 @@ def _uuid(value) -> uuid.UUID | None:
         return uuid.UUID(str(value)) if value else None
     except ValueError:
         return None
-
-
-def _actor(request) -> Actor:
-    return Actor(label=f"user:{request.user.get_username()}", user=request.user)
 
 
 def _form_error(form, exc: DomainError, fields: dict[str, str] | None = None) -> None:
@@ -125,101 +104,6 @@ def customer_edit(request, pk):
             messages.success(request, f"Customer {customer} saved.")
             return redirect("customers:customer-detail", pk=customer.pk)
     return render(request, "customers/customer_form.html", {"form": form, "customer": customer})
-
-
-@dataclass
-class Estimate:
-    """What the current period of a subscription comes to so far: invoice_preview's figures."""
-
-    start: datetime
-    end: datetime
-    currency: str
-    lines: list[LineDraft]
-
-    @property
-    def usage_lines(self) -> list[LineDraft]:
-        return [line for line in self.lines if line.kind == ChargeType.USAGE]
-
-    @property
-    def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
-
-
-def current_estimates(subscriptions: list[Subscription], now: datetime) -> dict:
-    """{subscription id: Estimate or the reason there is none}, as invoice_preview computes them,
-    but for all subscriptions in one batch: one aggregation query per aggregation type, not per row.
-
-    The subscriptions must come with plan and plan__charges (with meter) loaded.
-    """
-    result: dict = {}
-    windows: list[BillingWindow] = []
-    for subscription in subscriptions:
-        try:
-            windows.append(_interim_window(subscription, now))
-        except DomainError as exc:
-            result[subscription.pk] = exc.message
-    # One subscription too large to price shows its reason; the others still get their estimates.
-    for window, lines in zip(windows, compute_windows(windows, isolate=True)):
-        sub = window.subscription
-        if isinstance(lines, DomainError):
-            result[sub.pk] = lines.message
-            continue
-        result[sub.pk] = Estimate(start=window.start, end=window.usage_end, currency=sub.plan.currency, lines=lines)
-    return result
-
-
-_RECENT_EVENTS_SQL = """
-    SELECT e.*, m.name AS meter_name, m.unit AS meter_unit
-    FROM metering_meter m
-    CROSS JOIN LATERAL (
-        SELECT u.* FROM metering_usageevent u
-        WHERE u.customer_id = %s AND u.meter_id = m.id
-        ORDER BY u.timestamp DESC, u.id DESC
-        LIMIT %s
-    ) e
-    ORDER BY e.timestamp DESC, e.id DESC
-    LIMIT %s
-"""
-
-
-def recent_events(customer: Customer, limit: int = EVENTS_SHOWN) -> list[UsageEvent]:
-    """The customer's latest events by timestamp, in one statement that stays fast with millions of events:
-    each meter's newest rows come straight from the (customer, meter, timestamp) index, instead of
-    sorting everything the customer ever sent."""
-    return list(UsageEvent.objects.raw(_RECENT_EVENTS_SQL, [customer.pk, limit, limit]))
-
-
-@require(perms.VIEW_CUSTOMER)
-def customer_detail(request, pk):
-    customer = get_object_or_404(Customer, pk=pk)
-    now = timezone.now()
-    subscriptions = list(
-        Subscription.objects.filter(customer=customer)
-        .select_related("plan")
-        .prefetch_related(_CHARGES)
-        .order_by("-created_at", "-pk")[: SUBSCRIPTIONS_SHOWN + 1]
-    )
-    more_subscriptions = len(subscriptions) > SUBSCRIPTIONS_SHOWN
-    subscriptions = subscriptions[:SUBSCRIPTIONS_SHOWN]
-    for subscription in subscriptions:
-        subscription.customer = customer  # str(subscription) names the customer; no query per row
-    estimates = current_estimates([s for s in subscriptions if s.status in BILLABLE_STATUSES], now)
-    rows = []
-    for subscription in subscriptions:
-        found = estimates.get(subscription.pk)
-        estimate = found if isinstance(found, Estimate) else None
-        rows.append((subscription, estimate, found if isinstance(found, str) else ""))
-    invoices = list(customer.invoices.order_by("-created_at", "-pk")[: INVOICES_SHOWN + 1])
-    context = {
-        "customer": customer,
-        "now": now,
-        "subscription_rows": rows,
-        "more_subscriptions": more_subscriptions,
-        "invoices": invoices[:INVOICES_SHOWN],
-        "more_invoices": len(invoices) > INVOICES_SHOWN,
-        "events": recent_events(customer),
-    }
-    return render(request, "customers/customer_detail.html", context)
 
 
 # --- subscriptions ----------------------------------------------------------------------
@@ -298,32 +182,6 @@ def customer_search(request):
     ]})  # fmt: skip
 
 
-@require(perms.VIEW_SUBSCRIPTION)
-def subscription_detail(request, pk):
-    subscription = _subscription(pk)
-    now = timezone.now()
-    preview, preview_error = None, ""
-    try:
-        window, lines = invoice_preview(subscription=subscription, now=now)
-    except DomainError as exc:
-        preview_error = exc.message
-    else:
-        preview = Estimate(start=window.start, end=window.usage_end, currency=subscription.plan.currency, lines=lines)
-    invoices = list(subscription.invoices.order_by("-created_at", "-pk")[:INVOICES_SHOWN])
-    context = {
-        "subscription": subscription,
-        "usage_links": preview and {"customer": subscription.customer_id, "start": preview.start, "end": preview.end},
-        "preview": preview,
-        "preview_error": preview_error,
-        "invoices": invoices,
-        "cancellable": subscription.status in (SubscriptionStatus.TRIAL, SubscriptionStatus.ACTIVE),
-        "billable": subscription.status in BILLABLE_STATUSES,
-        "at_period_end": {"when": "period_end"},
-        "now_extra": {"when": "now"},
-    }
-    return render(request, "customers/subscription_detail.html", context)
-
-
 def _confirm_page(request, subscription, *, title, text, button, css, form=None, action=""):
     return render(
         request,
@@ -375,25 +233,3 @@ def subscription_cancel(request, pk):
                 f"Subscription will end at the end of its current period ({canceled.cancel_at:%Y-%m-%d %H:%M} UTC).",
             )
     return redirect("customers:subscription-detail", pk=subscription.pk)
-
-
-@require(perms.GENERATE_INTERIM_INVOICE)
-def subscription_interim(request, pk):
-    subscription = _subscription(pk)
-    if request.method != "POST":
-        return _confirm_page(
-            request,
-            subscription,
-            title="Generate an interim invoice",
-            text="Drafts an invoice for this period's usage so far (and its fixed fee); the period-end invoice "
-            "later subtracts what it bills.",
-            button="Generate interim invoice",
-            css="primary",
-        )
-    try:
-        invoice = subscription_generate_interim(subscription=subscription, now=timezone.now(), actor=_actor(request))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("customers:subscription-detail", pk=subscription.pk)
-    messages.success(request, "Interim invoice drafted. Review it, then finalize it or let the grace period finalize it.")
-    return redirect("invoicing:invoice-detail", pk=invoice.pk)

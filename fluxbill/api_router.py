@@ -8,7 +8,7 @@ from rest_framework.routers import SimpleRouter
 from apikeys.api.views import ApiKeyViewSet, LoginView, RefreshView
 from catalog.api.views import PlanViewSet
 from customers.api.views import CustomerViewSet, SubscriptionViewSet
-from invoicing.api.views import InvoiceViewSet
+from invoicing.api.views import InvoiceViewSet, SubscriptionInvoiceViewSet
 from metering.api.ingest import (
     BulkEventIngestView,
     EventDetailView,
@@ -36,6 +36,11 @@ router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("invoices", InvoiceViewSet, basename="invoice")
 
+# A subscription's invoice endpoints are invoicing's, under the subscription's path and route names;
+# a router of their own, as one router takes a basename once.
+subscription_invoices = Router()
+subscription_invoices.register("subscriptions", SubscriptionInvoiceViewSet, basename="subscription")
+
 urlpatterns = [
     path("auth/login", LoginView.as_view(), name="auth-login"),
     path("auth/refresh", RefreshView.as_view(), name="auth-refresh"),
@@ -52,4 +57,5 @@ urlpatterns = [
     path("events/<int:pk>", EventDetailView.as_view(), name="event-detail"),
     path("meters/<str:pk>/usage", MeterUsageView.as_view(), name="meter-usage"),
     path("", include(router.urls)),
+    path("", include(subscription_invoices.urls)),
 ]

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from catalog import services as catalog_services
+from metering import services as meter_services
 from fluxbill.core.admin import CheckedAdmin, HistoryAdmin, ServiceAdmin, ServiceForm, definition_table, quantity_cell
 
 from .models import Meter, UsageEvent
@@ -18,7 +18,7 @@ class MeterForm(ServiceForm):
 
     def check(self, data):
         if self.instance._state.adding:
-            catalog_services.meter_definition_check(
+            meter_services.meter_definition_check(
                 aggregation_type=data["aggregation_type"], property_name=data.get("property_name") or ""
             )
 
@@ -34,10 +34,10 @@ class MeterAdmin(HistoryAdmin, ServiceAdmin):
     frozen_fields = ("lookup_key", "event_name", "aggregation_type", "property_name")
 
     def create(self, request, form):
-        return catalog_services.meter_create(**form.cleaned_data)
+        return meter_services.meter_create(**form.cleaned_data)
 
     def update(self, request, obj, form):
-        return catalog_services.meter_update(meter=obj, **self.editable(form))
+        return meter_services.meter_update(meter=obj, **self.editable(form))
 
     def has_delete_permission(self, request, obj=None):
         # Meters are archived, never deleted: events and invoices refer to them.

@@ -1,4 +1,5 @@
-"""Small in-process caches for the ingestion hot path: meters by token/name/id, customers by external id.
+"""Small in-process caches for the ingestion hot path: meters by token/name/id, customers by external id
+(found through the `CustomerSource` the customers app plugs in).
 
 Meters change rarely and are cached for a few seconds (FLUXBILL_LOOKUP_CACHE_SECONDS), so an
 archived meter stops taking events within that time in every process. A customer's external id
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
 
 from fluxbill.core.bounded import BoundedCache
 
@@ -88,31 +89,61 @@ def meter_by_id(meter_id: uuid.UUID) -> MeterRef | None:
     return _meter_by("id", meter_id)
 
 
+@dataclass(frozen=True)
+class CustomerSource:
+    """How metering finds customers, which live above it: customers plugs its own functions in at startup
+    (`CustomersConfig.ready()`), so metering neither imports customers nor touches its table.
+
+    ids_ensure(*, external_ids: list[str]) -> {external id: id}, creating the missing ones;
+    ids_by_external_id(*, external_ids: list[str]) -> {external id: id} of those that exist;
+    id_by_pk(*, customer_id: uuid.UUID) -> the id if such a customer exists, else None.
+    Each is one statement per call (ids_ensure two), whatever the number of ids: the ingestion hot path.
+    """
+
+    ids_ensure: Callable[..., dict[str, uuid.UUID]]
+    ids_by_external_id: Callable[..., dict[str, uuid.UUID]]
+    id_by_pk: Callable[..., uuid.UUID | None]
+
+
+_customer_source: CustomerSource | None = None
+
+
+def customer_source_set(*, source: CustomerSource) -> None:
+    global _customer_source
+    _customer_source = source
+
+
+def customer_source() -> CustomerSource:
+    if _customer_source is None:
+        raise RuntimeError("No customer source: the customers app registers one in its AppConfig.ready()")
+    return _customer_source
+
+
 def customer_ids(external_ids: set[str], *, create: bool) -> dict[str, uuid.UUID]:
     """Map external ids to customer ids in one or two statements; with `create`, add the missing ones."""
     # .get: another thread may clear the map between a membership test and a read.
     found = {ext: cid for ext in external_ids if (cid := _customers.get(ext)) is not None}
     missing = [ext for ext in external_ids if ext not in found]
     if missing:
-        with connection.cursor() as cursor:
-            if create:
-                # ON CONFLICT makes concurrent first events for one new customer create it once.
-                cursor.execute(
-                    """
-                    INSERT INTO customers_customer (id, external_id, name, email, address, metadata, created_at, updated_at)
-                    SELECT gen_random_uuid(), ext, '', '', '', '{}'::jsonb, now(), now()
-                    FROM unnest(%s::text[]) AS ext
-                    ON CONFLICT (external_id) DO NOTHING
-                    """,
-                    [missing],
-                )
-            cursor.execute(
-                "SELECT external_id, id FROM customers_customer WHERE external_id = ANY(%s)", [missing]
-            )
-            rows = cursor.fetchall()
-        for ext, cid in rows:
+        source = customer_source()
+        rows = (source.ids_ensure if create else source.ids_by_external_id)(external_ids=missing)
+        for ext, cid in rows.items():
             _customers.set(ext, cid)
             found[ext] = cid
+    return found
+
+
+def customer_id_find(value: str) -> uuid.UUID | None:
+    """The id of the customer whose id or external id is `value` (pages and the usage API), or None."""
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL, so nothing is stored under such a key
+        return None
+    try:
+        as_uuid = uuid.UUID(value)
+    except ValueError:
+        as_uuid = None
+    found = customer_source().id_by_pk(customer_id=as_uuid) if as_uuid is not None else None
+    if found is None:
+        found = customer_ids({value}, create=False).get(value)
     return found
 
 

@@ -1,10 +1,11 @@
-"""Reads that pages and the API share: meters, keyset pages of usage events, events in a billing window."""
+"""Reads that pages and the API share: meters, keyset pages of usage events, events in a billing window, counts per day."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from .models import Meter, UsageEvent
@@ -80,3 +81,42 @@ def keyset_page(events, *, newest_first: bool, after: str | None, before: str | 
         "next": cursor_of(rows[-1]) if rows and has_next else None,
         "previous": cursor_of(rows[0]) if rows and has_previous else None,
     }
+
+
+def events_per_day_between(*, start: dt.datetime, end: dt.datetime | None) -> dict[str, int]:
+    """{UTC day (ISO date): events stored that day} for events stored in [start, end) (end None: up to now).
+
+    Counted by `created_at`, one aggregate statement: the events table is the largest there is.
+    """
+    sql = (
+        "SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date, COUNT(*) "
+        "FROM metering_usageevent WHERE created_at >= %s"
+    )
+    params = [start]
+    if end is not None:
+        sql += " AND created_at < %s"
+        params.append(end)
+    with connection.cursor() as cur:
+        cur.execute(sql + " GROUP BY 1", params)
+        return {day.isoformat(): count for day, count in cur.fetchall()}
+
+
+_RECENT_EVENTS_SQL = """
+    SELECT e.*, m.name AS meter_name, m.unit AS meter_unit
+    FROM metering_meter m
+    CROSS JOIN LATERAL (
+        SELECT u.* FROM metering_usageevent u
+        WHERE u.customer_id = %s AND u.meter_id = m.id
+        ORDER BY u.timestamp DESC, u.id DESC
+        LIMIT %s
+    ) e
+    ORDER BY e.timestamp DESC, e.id DESC
+    LIMIT %s
+"""
+
+
+def customer_recent_events(*, customer_id, limit: int) -> list[UsageEvent]:
+    """The customer's latest events by timestamp, in one statement that stays fast with millions of events:
+    each meter's newest rows come straight from the (customer, meter, timestamp) index, instead of
+    sorting everything the customer ever sent. Each event carries `meter_name` and `meter_unit`."""
+    return list(UsageEvent.objects.raw(_RECENT_EVENTS_SQL, [customer_id, limit, limit]))

@@ -14,8 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from catalog import services as catalog_services
-from customers.models import Customer
 from fluxbill.core import charts
 from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import require
@@ -24,7 +22,7 @@ from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
 from fluxbill.core.lists import Button, ObjectListView
 
-from . import selectors, services
+from . import lookups, selectors, services
 from .exports import events_csv
 from .selectors import keyset_page, with_properties_text
 from .aggregation import usage_buckets
@@ -77,7 +75,7 @@ def meter_create(request):
     form = MeterCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            meter = catalog_services.meter_create(**form.cleaned_data)
+            meter = services.meter_create(**form.cleaned_data)
         except DomainError as exc:
             add_domain_error(form, exc, form.service_aliases)
         else:
@@ -94,7 +92,7 @@ def meter_edit(request, pk):
     form = MeterUpdateForm(request.POST or None, initial={"name": meter.name, "unit": meter.unit})
     if request.method == "POST" and form.is_valid():
         try:
-            meter = catalog_services.meter_update(meter=meter, **form.cleaned_data)
+            meter = services.meter_update(meter=meter, **form.cleaned_data)
         except DomainError as exc:
             add_domain_error(form, exc, form.service_aliases)
         else:
@@ -112,7 +110,7 @@ def meter_archive(request, pk):
     if not meter.active:
         messages.info(request, f"Meter “{meter.name}” was already archived.")
     else:
-        catalog_services.meter_archive(meter=meter)
+        services.meter_archive(meter=meter)
         messages.success(
             request, f"Meter “{meter.name}” archived: new “{meter.event_name}” events are refused; its history stays."
         )
@@ -124,12 +122,12 @@ def meter_detail(request, pk):
     meter = get_object_or_404(Meter, pk=pk)
     now = timezone.now()
     form = UsageChartForm(UsageChartForm.with_defaults(request.GET, now.date()))
-    chart, total, customer = None, None, None
+    chart, total, customer_id = None, None, None
     if form.is_valid():
         params = form.cleaned_data
         if params["customer"]:
-            customer = Customer.objects.filter(external_id=params["customer"]).first()
-            if customer is None:
+            customer_id = lookups.customer_ids({params["customer"]}, create=False).get(params["customer"])
+            if customer_id is None:
                 form.add_error("customer", f"No customer has the external id “{params['customer']}”.")
         start = dt.datetime.combine(params["start"], dt.time.min, tzinfo=dt.timezone.utc)
         end = dt.datetime.combine(params["end"] + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc)
@@ -145,21 +143,22 @@ def meter_detail(request, pk):
                 start=start,
                 end=end,
                 group_by=params["group_by"],
-                customer_id=customer.pk if customer else None,
+                customer_id=customer_id,
             )
             if rows:
                 values = dict(rows)
                 points = [(bucket_label(s, params["group_by"]), _plain(values.get(s, 0))) for s in starts]
                 chart = charts.bar_chart(points, unit=meter.unit)
     events = UsageEvent.objects.filter(meter=meter).select_related("customer").order_by("-timestamp", "-id")
-    if customer is not None:
-        events = events.filter(customer=customer)
+    if customer_id is not None:
+        events = events.filter(customer_id=customer_id)
     context = {
         "meter": meter,
         "form": form,
         "chart": chart,
         "total": total,
-        "customer": customer,
+        # The customer as the filter names it (its external id): customers are found through lookups.
+        "customer": form.cleaned_data["customer"] if customer_id is not None else None,
         "events": with_properties_text(events[:LATEST_EVENTS]),
     }
     return render(request, "metering/meter_detail.html", context, status=400 if form.errors else 200)

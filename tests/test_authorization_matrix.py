@@ -86,7 +86,7 @@ API = [
 
 # (url name, method, permission, status when allowed) — GETs of action URLs show their confirmation page.
 DASHBOARD = [
-    ("core:overview", "get", "invoicing.view_invoice", 200),
+    ("desk:overview", "get", "invoicing.view_invoice", 200),
     ("metering:meter-list", "get", "metering.view_meter", 200),
     ("metering:meter-detail", "get", "metering.view_meter", 200),
     ("metering:meter-create", "get", "metering.add_meter", 200),

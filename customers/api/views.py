@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -13,9 +11,6 @@ from customers.services import customer_create, customer_update, subscription_ca
 from fluxbill.core import permissions as perms
 from fluxbill.core.lookups import get_by_id_or_key
 from fluxbill.core.schema import ErrorResponse
-from invoicing.api.serializers import InvoiceDetailOutput, PreviewOutput
-from invoicing.selectors import invoice_detail
-from invoicing.services import Actor, invoice_preview, subscription_generate_interim
 
 from .serializers import (
     CustomerInput,
@@ -67,13 +62,8 @@ class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     filterset_class = SubscriptionFilterSet
     ordering_fields = ["created_at", "current_period_end", "start_date"]
     scope_resource = "subscriptions"
-    action_scopes = {"generate_invoice": "invoices.write", "preview_invoice": "invoices.read"}
     permission_model = "customers.subscription"
-    action_permissions = {
-        "cancel": perms.CANCEL_SUBSCRIPTION,
-        "generate_invoice": perms.GENERATE_INTERIM_INVOICE,
-        "preview_invoice": perms.VIEW_INVOICE,
-    }
+    action_permissions = {"cancel": perms.CANCEL_SUBSCRIPTION}
 
     @extend_schema(request=SubscriptionInput, responses={201: SubscriptionOutput, 404: ErrorResponse})
     def create(self, request):
@@ -96,25 +86,3 @@ class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             subscription=self.get_object(), now=timezone.now(), at_period_end=data.validated_data["at_period_end"]
         )
         return Response(SubscriptionOutput(subscription).data)
-
-    @extend_schema(request=None, responses={201: InvoiceDetailOutput})
-    @action(detail=True, methods=["post"], url_path="generate-invoice")
-    def generate_invoice(self, request, pk=None):
-        invoice = subscription_generate_interim(
-            subscription=self.get_object(), now=timezone.now(), actor=Actor.from_request(request)
-        )
-        return Response(InvoiceDetailOutput(invoice_detail(invoice.pk)).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses={200: PreviewOutput})
-    @action(detail=True, methods=["get"], url_path="preview-invoice")
-    def preview_invoice(self, request, pk=None):
-        window, lines = invoice_preview(subscription=self.get_object(), now=timezone.now())
-        body = {
-            "subscription_id": window.subscription.pk,
-            "currency": window.subscription.plan.currency,
-            "period_start": window.start,
-            "period_end": window.usage_end,
-            "total": sum((line.amount for line in lines), Decimal(0)),
-            "lines": lines,
-        }
-        return Response(PreviewOutput(body).data)

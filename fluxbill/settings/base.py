@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "catalog",
     "customers",
     "invoicing",
+    "desk",
 ]
 
 MIDDLEWARE = [

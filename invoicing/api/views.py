@@ -2,11 +2,12 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from customers.models import Subscription
 from fluxbill.core import permissions as perms
 from fluxbill.core.errors import Conflict, DomainError
 from fluxbill.core.schema import ErrorResponse
@@ -22,9 +23,10 @@ from invoicing.services import (
     invoice_pdf,
     invoice_regenerate,
     invoice_void,
+    subscription_generate_interim,
 )
 
-from .serializers import InvoiceDetailOutput, InvoiceOutput, MarkPaidInput, VoidInput
+from .serializers import InvoiceDetailOutput, InvoiceOutput, MarkPaidInput, PreviewOutput, VoidInput
 
 
 class PassthroughPDFRenderer(BaseRenderer):
@@ -151,3 +153,42 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{invoice.number or "draft-" + str(invoice.pk)[:8]}.pdf"'
         return response
+
+
+class SubscriptionInvoiceViewSet(viewsets.GenericViewSet):
+    """A subscription's invoice endpoints, /subscriptions/{id}/generate-invoice and /preview-invoice.
+
+    Invoicing's (it is above customers), routed beside customers' SubscriptionViewSet under the same
+    path and route names (fluxbill/api_router.py)."""
+
+    queryset = Subscription.objects.select_related("customer", "plan")
+    scope_resource = "subscriptions"
+    action_scopes = {"generate_invoice": "invoices.write", "preview_invoice": "invoices.read"}
+    permission_model = "customers.subscription"
+    action_permissions = {
+        "generate_invoice": perms.GENERATE_INTERIM_INVOICE,
+        "preview_invoice": perms.VIEW_INVOICE,
+    }
+
+    @extend_schema(request=None, responses={201: InvoiceDetailOutput})
+    @action(detail=True, methods=["post"], url_path="generate-invoice")
+    def generate_invoice(self, request, pk=None):
+        invoice = subscription_generate_interim(
+            subscription=self.get_object(), now=timezone.now(), actor=Actor.from_request(request)
+        )
+        return Response(InvoiceDetailOutput(selectors.invoice_detail(invoice.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: PreviewOutput})
+    @action(detail=True, methods=["get"], url_path="preview-invoice")
+    def preview_invoice(self, request, pk=None):
+        subscription = self.get_object()
+        estimate = selectors.subscription_estimate(subscription=subscription, now=timezone.now())
+        body = {
+            "subscription_id": subscription.pk,
+            "currency": estimate.currency,
+            "period_start": estimate.start,
+            "period_end": estimate.end,
+            "total": estimate.total,
+            "lines": estimate.lines,
+        }
+        return Response(PreviewOutput(body).data)

@@ -24,8 +24,8 @@ from fluxbill.core.errors import Conflict
 
 from ..choices import InvoiceStatus
 from ..models import Invoice, InvoiceDocument
-from .generation import _audit
-from .lifecycle import _locked, _require
+from .audit import audit_event
+from .locks import invoice_locked, status_require
 
 EMAILABLE = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
 
@@ -99,8 +99,8 @@ def email_claim_is_live(invoice: Invoice, now: datetime) -> bool:
 
 @transaction.atomic
 def _email_claim(*, invoice: Invoice, now: datetime, force: bool) -> tuple[EmailResult | None, Invoice, uuid.UUID | None]:
-    invoice = _locked(invoice)
-    _require(invoice, EMAILABLE, "email")
+    invoice = invoice_locked(invoice=invoice)
+    status_require(invoice=invoice, allowed=EMAILABLE, action="email")
     if invoice.email_sent_at is not None and not force:
         return EmailResult.ALREADY_SENT, invoice, None
     if email_claim_is_live(invoice, now):
@@ -116,7 +116,7 @@ def _email_claim(*, invoice: Invoice, now: datetime, force: bool) -> tuple[Email
 
 @transaction.atomic
 def _email_record(*, invoice: Invoice, token: uuid.UUID, now: datetime, actor, to: str, error: str) -> EmailResult:
-    invoice = _locked(invoice)
+    invoice = invoice_locked(invoice=invoice)
     # Ours or nobody's: a send that outlived its claim was taken over, and the taker records its own outcome.
     ours = invoice.email_claim_token == token
     if ours:
@@ -125,13 +125,13 @@ def _email_record(*, invoice: Invoice, token: uuid.UUID, now: datetime, actor, t
         if ours:
             invoice.email_last_error = error
             invoice.save(update_fields=["email_claim_token", "email_last_error", "updated_at"])
-        _audit(invoice, action="email_failed", actor=actor, detail=error).save()
+        audit_event(invoice=invoice, action="email_failed", actor=actor, detail=error).save()
         return EmailResult.FAILED
     # The message went out: say so even if the claim was taken over, so nobody sends it a third time.
     invoice.email_sent_at = now
     invoice.email_last_error = ""
     invoice.save(update_fields=["email_claim_token", "email_sent_at", "email_last_error", "updated_at"])
-    _audit(invoice, action="email_sent", actor=actor, detail=to).save()
+    audit_event(invoice=invoice, action="email_sent", actor=actor, detail=to).save()
     return EmailResult.SENT
 
 

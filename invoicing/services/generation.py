@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Prefetch, Q, Sum, prefetch_related_objects
-from django.utils import timezone
 
 from catalog.models import Charge
 from customers.choices import BILLABLE_STATUSES, SubscriptionStatus
 from customers.models import Subscription
 from customers.periods import next_period, period_at
+from customers.services import BILLING_STATE_FIELDS, subscription_billing_failed, subscriptions_billing_state_save
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
+from fluxbill.core.bulk import rows_insert
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 from fluxbill.core.money import fits_column
 from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
@@ -28,7 +27,8 @@ from metering.aggregation import aggregate_usage_batch
 
 from ..choices import InvoiceKind, InvoiceStatus
 from ..models import Invoice, InvoiceEvent, InvoiceLine
-from .lines import LineDraft, build_lines, usage_windows
+from .audit import audit_event, audit_fields
+from .lines import LineDraft, build_lines, drafts_total, usage_windows
 
 logger = logging.getLogger(__name__)
 
@@ -147,9 +147,9 @@ def check_bounds(drafts: list[LineDraft], *, subscription_id) -> None:
                     f"Subscription {subscription_id}: {name} {value} on line {draft.description!r} exceeds the "
                     f"largest an invoice holds (under 10^{digits - places})"
                 )
-    if not fits_column(_subtotal(drafts), max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
+    if not fits_column(drafts_total(drafts), max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
         raise BillingOverflow(
-            f"Subscription {subscription_id}: invoice total {_subtotal(drafts)} exceeds the largest an invoice "
+            f"Subscription {subscription_id}: invoice total {drafts_total(drafts)} exceeds the largest an invoice "
             f"holds (under 10^{AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES})"
         )
 
@@ -172,115 +172,9 @@ def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
     ]
 
 
-def _subtotal(drafts: list[LineDraft]) -> Decimal:
-    return sum((d.amount for d in drafts), Decimal(0))
-
-
 def _set_totals(invoice: Invoice, drafts: list[LineDraft]) -> None:
-    invoice.subtotal = _subtotal(drafts)
+    invoice.subtotal = drafts_total(drafts)
     invoice.total = invoice.subtotal
-
-
-def _audit_fields(*, action: str, actor, from_status: str = "", to_status: str = "", detail: str = "") -> dict:
-    return {
-        "action": action,
-        "from_status": from_status,
-        "to_status": to_status,
-        "actor": actor.label,
-        "actor_user_id": actor.user.pk if actor.user is not None else None,
-        "detail": detail,
-    }
-
-
-def _audit(invoice: Invoice, *, action: str, actor, from_status: str = "", to_status: str = "", detail: str = "") -> InvoiceEvent:
-    fields = _audit_fields(action=action, actor=actor, from_status=from_status, to_status=to_status, detail=detail)
-    return InvoiceEvent(invoice=invoice, **fields)
-
-
-def _json_value(value):
-    if isinstance(value, (uuid.UUID, Decimal)):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _is_auto_now(field) -> bool:
-    return getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-
-
-def _filler(field, now: datetime):
-    """What bulk_create would store in `field` when a row does not say."""
-    if _is_auto_now(field):
-        return lambda: now
-    if field.has_default() and callable(field.default):
-        return field.get_default  # uuid4 and the like: one per row
-    value = field.get_default()
-    return lambda: value
-
-
-def _insert(model, rows: list[dict]) -> None:
-    """`bulk_create` for a rollover batch's tens of thousands of rows, in one statement.
-
-    `rows` map attnames (`invoice_id`, not `invoice`) to values, the same attnames in every row;
-    fields they leave out get their default, auto_now(_add) fields the time of the call.
-    bulk_create binds every value as its own parameter, and at this volume building and quoting
-    them costs more than pricing the invoices; here the rows travel as one JSON document that
-    PostgreSQL reads back into the table's row type, column types and all. An AutoField primary
-    key is left to the database.
-    """
-    if not rows:
-        return
-    now = timezone.now()
-    fields = [f for f in model._meta.concrete_fields if not f.db_returning]
-    given = [(f.attname, f.column) for f in fields if f.attname in rows[0] and not _is_auto_now(f)]
-    filled = [(f.column, _filler(f, now)) for f in fields if f.attname not in rows[0] or _is_auto_now(f)]
-    records = []
-    for row in rows:
-        record = {column: row[attname] for attname, column in given if row[attname] is not None}
-        for column, fill in filled:
-            value = fill()
-            if value is not None:
-                record[column] = value
-        records.append(record)
-    _execute_with_rows(
-        model,
-        "INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)",
-        [column for column, _ in given] + [column for column, _ in filled],
-        records,
-    )
-
-
-def _execute_with_rows(model, template: str, columns: list[str], records: list[dict]) -> None:
-    """Run `template` over `records` sent as one JSON array; a key a record leaves out reads as NULL."""
-    quote = connection.ops.quote_name
-    sql = template.format(
-        table=quote(model._meta.db_table),
-        columns=", ".join(quote(c) for c in columns),
-        assignments=", ".join(f"{quote(c)} = r.{quote(c)}" for c in columns[1:]),
-        key=quote(columns[0]),
-    )
-    document = json.dumps(records, default=_json_value)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
-
-
-def _update(model, objs: list, field_names: list[str]) -> None:
-    """`bulk_update` in one statement (bulk_update builds a CASE per row and field: slow at this volume).
-
-    Writes the objects' current values of `field_names`, as bulk_update does (auto_now included:
-    the value on the object is written, not the time of the call).
-    """
-    if not objs:
-        return
-    fields = [model._meta.pk] + [model._meta.get_field(name) for name in field_names]
-    _execute_with_rows(
-        model,
-        "UPDATE {table} AS t SET {assignments} "
-        "FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS r WHERE t.{key} = r.{key}",
-        [f.column for f in fields],
-        [{f.column: value for f in fields if (value := getattr(obj, f.attname)) is not None} for obj in objs],
-    )
 
 
 def _fixed_end(subscription: Subscription, period_start: datetime) -> datetime:
@@ -340,10 +234,10 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
     )
     windows = [w for w in windows if (w.subscription.pk, w.start) not in existing]
     invoices, lines, audit = [], [], []
-    created_by = _audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
+    created_by = audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
     for window, drafts in zip(windows, compute_windows(windows)):
         sub = window.subscription
-        subtotal = _subtotal(drafts)
+        subtotal = drafts_total(drafts)
         invoice_id = uuid.uuid4()
         invoices.append(
             {
@@ -362,32 +256,19 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
         )
         lines += _line_rows(invoice_id, drafts)
         audit.append({"invoice_id": invoice_id, **created_by})
-    _insert(Invoice, invoices)
-    _insert(InvoiceLine, lines)
-    _insert(InvoiceEvent, audit)
-    _update(
-        Subscription,
-        batch,
-        [
-            "status", "current_period_start", "current_period_end", "ended_at", "updated_at",
-            "billing_error", "billing_error_at", "billing_failures", "billing_retry_at",
-        ],
-    )
+    rows_insert(model=Invoice, rows=invoices)
+    rows_insert(model=InvoiceLine, rows=lines)
+    rows_insert(model=InvoiceEvent, rows=audit)
+    subscriptions_billing_state_save(subscriptions=batch)
     return len(invoices)
-
-
-_PERIOD_FIELDS = [
-    "status", "current_period_start", "current_period_end", "ended_at", "updated_at",
-    "billing_error", "billing_error_at", "billing_failures", "billing_retry_at",
-]
 
 
 def _rollover_failed(subscription: Subscription, exc: Exception, *, now: datetime) -> None:
     """Record the failure on the subscription (its page, the API and the overview show it) and back off."""
     failures = subscription.billing_failures + 1
     error = _billing_error_text(exc)
-    Subscription.objects.filter(pk=subscription.pk).update(
-        billing_error=error, billing_error_at=now, billing_failures=failures, billing_retry_at=now + billing_backoff(failures)
+    subscription_billing_failed(
+        subscription=subscription, error=error, failed_at=now, failures=failures, retry_at=now + billing_backoff(failures)
     )
     logger.error("rollover failed for subscription %s (attempt %d): %s", subscription.pk, failures, error)
 
@@ -421,7 +302,7 @@ def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> in
             for subscription in batch:
                 subscription.plan = plans.setdefault(subscription.plan_id, subscription.plan)
             prefetch_related_objects(list(plans.values()), Prefetch("charges", queryset=_CHARGES_QUERYSET))
-            saved = {s.pk: {f: getattr(s, f) for f in _PERIOD_FIELDS} for s in batch}
+            saved = {s.pk: {f: getattr(s, f) for f in BILLING_STATE_FIELDS} for s in batch}
             try:
                 with transaction.atomic():
                     created += _rollover_write(batch, now=now, actor=actor, grace=grace)
@@ -450,7 +331,7 @@ def _locked_subscription(subscription: Subscription) -> Subscription:
     )
 
 
-def _interim_window(subscription: Subscription, now: datetime) -> BillingWindow:
+def interim_window(*, subscription: Subscription, now: datetime) -> BillingWindow:
     """The period that contains `now`, from its start to `now`.
 
     The stored period lags while rollover is behind (it runs every minute, and a backdated start leaves
@@ -480,7 +361,7 @@ def invoice_preview(*, subscription: Subscription, now: datetime) -> tuple[Billi
     subscription = (
         Subscription.objects.select_related("plan", "customer").prefetch_related(_CHARGES).get(pk=subscription.pk)
     )
-    window = _interim_window(subscription, now)
+    window = interim_window(subscription=subscription, now=now)
     return window, compute_windows([window])[0]
 
 
@@ -488,7 +369,7 @@ def invoice_preview(*, subscription: Subscription, now: datetime) -> tuple[Billi
 def subscription_generate_interim(*, subscription: Subscription, now: datetime, actor) -> Invoice:
     """An INTERIM invoice for the current period's usage so far (and its fixed fees, if not billed yet)."""
     subscription = _locked_subscription(subscription)
-    window = _interim_window(subscription, now)
+    window = interim_window(subscription=subscription, now=now)
     drafts = compute_windows([window])[0]
     invoice = Invoice(
         customer_id=subscription.customer_id,
@@ -502,8 +383,8 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
     )
     _set_totals(invoice, drafts)
     invoice.save()
-    _insert(InvoiceLine, _line_rows(invoice.pk, drafts))
-    _audit(invoice, action="created", actor=actor, to_status=InvoiceStatus.DRAFT, detail="interim").save()
+    rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, drafts))
+    audit_event(invoice=invoice, action="created", actor=actor, to_status=InvoiceStatus.DRAFT, detail="interim").save()
     return invoice
 
 
@@ -525,9 +406,9 @@ def invoice_recompute(*, invoice: Invoice, actor, record: bool = True) -> Invoic
         )
     drafts = compute_windows([window], exclude_invoice_id=invoice.pk)[0]
     invoice.lines.all().delete()
-    _insert(InvoiceLine, _line_rows(invoice.pk, drafts))
+    rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, drafts))
     _set_totals(invoice, drafts)
     invoice.save(update_fields=["subtotal", "total", "updated_at"])
     if record:
-        _audit(invoice, action="recomputed", actor=actor, from_status=invoice.status, to_status=invoice.status).save()
+        audit_event(invoice=invoice, action="recomputed", actor=actor, from_status=invoice.status, to_status=invoice.status).save()
     return invoice

@@ -16,8 +16,11 @@ from django.db import connection, transaction
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 
 from ..choices import InvoiceStatus
+from ..events import invoice_finalized_on_commit
 from ..models import Invoice, InvoiceDocument
-from .generation import _audit, invoice_recompute
+from .audit import audit_event
+from .generation import invoice_recompute
+from .locks import invoice_locked, status_require
 
 
 @dataclass(frozen=True)
@@ -39,18 +42,6 @@ class Actor:
         return cls(label=f"user:{user.get_username()}", user=user)
 
 
-def _locked(invoice: Invoice) -> Invoice:
-    return Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(pk=invoice.pk)
-
-
-def _require(invoice: Invoice, allowed: tuple[str, ...], action: str) -> None:
-    if invoice.status not in allowed:
-        raise InvalidTransition(
-            f"Cannot {action} an invoice that is {invoice.status}; allowed from: {', '.join(allowed)}",
-            extra={"status": invoice.status, "allowed_statuses": list(allowed)},
-        )
-
-
 def next_invoice_number(year: int) -> str:
     """INV-<year>-<6 digits>. The counter row stays locked until the finalizing transaction ends,
     so numbers are unique under concurrency and a rollback returns its number: no gaps."""
@@ -67,22 +58,11 @@ def next_invoice_number(year: int) -> str:
     return f"INV-{year}-{value:06d}"
 
 
-def _enqueue_email(invoice_id) -> None:
-    from ..tasks import send_invoice_email
-
-    try:
-        # One publish attempt, bounded by the broker's socket timeout: kombu's default retries made a
-        # finalize request wait 10 s on a frozen Redis. The invoice row is the outbox: the sweep sends it.
-        send_invoice_email.apply_async((str(invoice_id),), retry=False)
-    except Exception:  # broker unreachable: the periodic sweep sends it later
-        logging.getLogger(__name__).warning("could not enqueue email for invoice %s; the sweep will retry", invoice_id)
-
-
 @transaction.atomic
 def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
-    """Recompute, number, freeze and open a DRAFT; the email goes out after commit."""
-    invoice = _locked(invoice)
-    _require(invoice, (InvoiceStatus.DRAFT,), "finalize")
+    """Recompute, number, freeze and open a DRAFT; `invoice_finalized` is sent after commit (the email follows it)."""
+    invoice = invoice_locked(invoice=invoice)
+    status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT,), action="finalize")
     invoice_recompute(invoice=invoice, actor=actor, record=False)
     customer = invoice.customer
     invoice.number = next_invoice_number(now.year)
@@ -97,9 +77,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     invoice.status = InvoiceStatus.OPEN
     invoice.billing_error, invoice.billing_error_at, invoice.billing_failures = "", None, 0
     invoice.save()
-    _audit(invoice, action="finalized", actor=actor, from_status=InvoiceStatus.DRAFT, to_status=InvoiceStatus.OPEN,
+    audit_event(invoice=invoice, action="finalized", actor=actor, from_status=InvoiceStatus.DRAFT, to_status=InvoiceStatus.OPEN,
            detail=invoice.number).save()
-    transaction.on_commit(lambda: _enqueue_email(invoice.pk))
+    invoice_finalized_on_commit(invoice_id=invoice.pk)
     return invoice
 
 
@@ -135,7 +115,7 @@ def _finalize_failed(invoice_id, exc: Exception, *, now: datetime, actor) -> Non
     invoice.billing_error, invoice.billing_error_at = error, now
     invoice.finalize_at = now + billing_backoff(invoice.billing_failures)
     invoice.save(update_fields=["billing_error", "billing_error_at", "billing_failures", "finalize_at", "updated_at"])
-    _audit(invoice, action="finalize_failed", actor=actor, from_status=invoice.status, to_status=invoice.status,
+    audit_event(invoice=invoice, action="finalize_failed", actor=actor, from_status=invoice.status, to_status=invoice.status,
            detail=error[:500]).save()
     logging.getLogger(__name__).error(
         "finalize failed for invoice %s (attempt %d): %s", invoice_id, invoice.billing_failures, error
@@ -149,8 +129,8 @@ def _document_outdated(invoice: Invoice) -> None:
 
 @transaction.atomic
 def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") -> Invoice:
-    invoice = _locked(invoice)
-    _require(invoice, (InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "void")
+    invoice = invoice_locked(invoice=invoice)
+    status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="void")
     before = invoice.status
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = now
@@ -159,14 +139,14 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
     with pghistory.context(reason=reason):
         invoice.save()
     _document_outdated(invoice)
-    _audit(invoice, action="voided", actor=actor, from_status=before, to_status=InvoiceStatus.VOID, detail=reason).save()
+    audit_event(invoice=invoice, action="voided", actor=actor, from_status=before, to_status=InvoiceStatus.VOID, detail=reason).save()
     return invoice
 
 
 @transaction.atomic
 def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: datetime | None = None, reference: str = "") -> Invoice:
-    invoice = _locked(invoice)
-    _require(invoice, (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "mark paid")
+    invoice = invoice_locked(invoice=invoice)
+    status_require(invoice=invoice, allowed=(InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="mark paid")
     if paid_at is not None and paid_at > now:
         raise InvalidInput("paid_at cannot be in the future", field="paid_at")
     # Whole days: the dashboard records a payment by its day (00:00 UTC), also on the day the period starts.
@@ -182,19 +162,19 @@ def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: dateti
     invoice.payment_reference = reference or ""
     invoice.save()
     _document_outdated(invoice)
-    _audit(invoice, action="marked_paid", actor=actor, from_status=before, to_status=InvoiceStatus.PAID,
+    audit_event(invoice=invoice, action="marked_paid", actor=actor, from_status=before, to_status=InvoiceStatus.PAID,
            detail=reference).save()
     return invoice
 
 
 @transaction.atomic
 def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime, actor) -> Invoice:
-    invoice = _locked(invoice)
-    _require(invoice, (InvoiceStatus.OPEN,), "mark uncollectible")
+    invoice = invoice_locked(invoice=invoice)
+    status_require(invoice=invoice, allowed=(InvoiceStatus.OPEN,), action="mark uncollectible")
     invoice.status = InvoiceStatus.UNCOLLECTIBLE
     invoice.save()
     _document_outdated(invoice)
-    _audit(invoice, action="marked_uncollectible", actor=actor, from_status=InvoiceStatus.OPEN,
+    audit_event(invoice=invoice, action="marked_uncollectible", actor=actor, from_status=InvoiceStatus.OPEN,
            to_status=InvoiceStatus.UNCOLLECTIBLE).save()
     return invoice
 
@@ -202,8 +182,8 @@ def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime, actor) -> Inv
 @transaction.atomic
 def invoice_regenerate(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     """DRAFT: recompute in place. OPEN/UNCOLLECTIBLE: void it and issue a finalized replacement pointing to it."""
-    invoice = _locked(invoice)
-    _require(invoice, (InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), "regenerate")
+    invoice = invoice_locked(invoice=invoice)
+    status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="regenerate")
     if invoice.status == InvoiceStatus.DRAFT:
         return invoice_recompute(invoice=invoice, actor=actor)
     if invoice.subscription_id is None:
@@ -220,6 +200,6 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime, actor) -> Invoice:
         replaces=invoice,
         finalize_at=now,
     )
-    _audit(replacement, action="created", actor=actor, to_status=InvoiceStatus.DRAFT,
+    audit_event(invoice=replacement, action="created", actor=actor, to_status=InvoiceStatus.DRAFT,
            detail=f"replaces {invoice.number}").save()
     return invoice_finalize(invoice=replacement, now=now, actor=actor)

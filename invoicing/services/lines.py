@@ -41,6 +41,11 @@ class LineDraft:
     meter_id: object = None
 
 
+def drafts_total(drafts: list[LineDraft]) -> Decimal:
+    """What the lines come to: each line is already rounded, so this is their plain sum."""
+    return sum((d.amount for d in drafts), Decimal(0))
+
+
 def _days(start: datetime, end: datetime) -> int:
     return max(0, math.ceil((end - start) / DAY))
 

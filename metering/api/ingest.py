@@ -19,14 +19,13 @@ from rest_framework.response import Response
 from rest_framework.request import Empty
 from rest_framework.views import APIView
 
-from customers.models import Customer
-from fluxbill.core.errors import error_body
+from fluxbill.core.errors import NotFound, error_body
 from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.lookups import get_by_id_or_key
 from fluxbill.core.parsers import PayloadTooLarge
 from fluxbill.core.schema import ErrorResponse
 from fluxbill.core.throttling import PerKeyRateThrottle
-from metering import services
+from metering import lookups, services
 from metering.aggregation import BUCKETS, usage_buckets
 from metering.models import Meter, UsageEvent
 from metering.validation import EventRejected
@@ -346,23 +345,23 @@ class MeterUsageView(APIView):
         if params["to"] <= params["from"]:
             return Response(error_body("to must be later than from", "to"), status=400)
         meter = get_by_id_or_key(Meter.objects.all(), pk, "lookup_key", label="Meter")
-        customer = None
+        customer_id = None
         if params.get("customer"):
-            customer = get_by_id_or_key(
-                Customer.objects.all(), params["customer"], "external_id", label="Customer", field="customer"
-            )
+            customer_id = lookups.customer_id_find(params["customer"])
+            if customer_id is None:
+                raise NotFound(f"Customer '{params['customer']}' not found", field="customer")
         buckets, total = usage_buckets(
             meter=meter,
             start=params["from"],
             end=params["to"],
             group_by=params["group_by"],
-            customer_id=customer.pk if customer else None,
+            customer_id=customer_id,
         )
         return Response(
             {
                 "meter_id": str(meter.pk),
                 "aggregation_type": meter.aggregation_type,
-                "customer_id": str(customer.pk) if customer else None,
+                "customer_id": str(customer_id) if customer_id else None,
                 "group_by": params["group_by"],
                 "from": params["from"],
                 "to": params["to"],

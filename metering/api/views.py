@@ -2,8 +2,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
-from catalog.services import meter_archive, meter_create, meter_update
 from metering.filters import MeterFilterSet
+from metering.services import meter_archive, meter_create, meter_update
 from metering.models import Meter
 
 from .serializers import FeatureInput, FeatureOutput, FeatureUpdate

@@ -1,4 +1,4 @@
-"""Metering services: ingestion (`ingest`), the event write (`store`) and the rejected-attempt log (`rejections`)."""
+"""Metering services: meters (`meters`), ingestion (`ingest`), the event write (`store`) and the rejected-attempt log (`rejections`)."""
 
 from ..validation import EventRejected, EventTargetNotFound
 from .ingest import (
@@ -9,6 +9,7 @@ from .ingest import (
     parse_flexprice_event,
     parse_fluxrate_event,
 )
+from .meters import meter_archive, meter_create, meter_definition_check, meter_update, normalize_aggregation
 from .rejections import (
     REJECTED_KEEP_FOR,
     REJECTED_KEEP_ROWS,
@@ -37,6 +38,11 @@ __all__ = [
     "event_track",
     "events_store",
     "group_writer",
+    "meter_archive",
+    "meter_create",
+    "meter_definition_check",
+    "meter_update",
+    "normalize_aggregation",
     "parse_flexprice_event",
     "parse_fluxrate_event",
     "rejected_prune",

@@ -115,15 +115,7 @@ def event_track(*, data, now: datetime, by: str = "token") -> tuple[StoredEvent,
 
 
 def _existing_customer_id(raw: str) -> uuid.UUID:
-    from customers.models import Customer
-
-    try:
-        as_uuid = uuid.UUID(raw)
-    except ValueError:
-        as_uuid = None
-    found = Customer.objects.filter(pk=as_uuid).values_list("pk", flat=True).first() if as_uuid else None
-    if found is None:
-        found = lookups.customer_ids({raw}, create=False).get(raw)
+    found = lookups.customer_id_find(raw)
     if found is None:
         raise EventTargetNotFound(f"Customer '{raw}' not found", "customer_id")
     return found

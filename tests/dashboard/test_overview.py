@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from fluxbill.core.selectors import DAY_SETTLES_AFTER, events_per_day
-from fluxbill.core.tasks import warm_overview
+from desk.selectors import DAY_SETTLES_AFTER, events_per_day
+from desk.tasks import warm_overview
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
 from metering.models import UsageEvent

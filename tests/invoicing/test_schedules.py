@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from fluxbill.core.tasks import warm_overview
+from desk.tasks import warm_overview
 from invoicing.tasks import finalize_due_invoices, rollover_subscriptions, send_pending_emails
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ EXPECTED = {
     "fluxbill: rollover subscriptions": ("invoicing.rollover_subscriptions", 60),
     "fluxbill: finalize due invoices": ("invoicing.finalize_due_invoices", 60),
     "fluxbill: send pending invoice emails": ("invoicing.send_pending_emails", 60),
-    "fluxbill: warm the overview": ("core.warm_overview", 600),
+    "fluxbill: warm the overview": ("desk.warm_overview", 600),
 }
 
 

@@ -1,4 +1,4 @@
-"""Figures for the overview page, each one aggregate query."""
+"""Figures for the overview page, each one aggregate query over the apps below."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from customers.models import Subscription
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
+from metering.selectors import events_per_day_between
 
 BILLED = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
 
@@ -102,7 +102,7 @@ def events_per_day(now: datetime, days: int = 30) -> list[tuple[str, int]]:
 
     Days are counted by the time an event was stored (`created_at`), so a settled day's count never
     changes: the settled days are counted once a day (cached, shared through the cache by every
-    process; `core.warm_overview` does it ahead of viewers) and only the rest on each view: today,
+    process; `desk.warm_overview` does it ahead of viewers) and only the rest on each view: today,
     and yesterday too in the first minutes after midnight.
     """
     now = now.astimezone(dt_timezone.utc)
@@ -112,22 +112,8 @@ def events_per_day(now: datetime, days: int = 30) -> list[tuple[str, int]]:
     key = f"overview:events-per-day:{start.date().isoformat()}:{settled.date().isoformat()}"
     past = cache.get(key)
     if past is None:
-        past = _events_per_day_between(start, settled)
+        past = events_per_day_between(start=start, end=settled)
         cache.set(key, past, timeout=25 * 3600)  # the key changes once the next day settles
-    counts = {**past, **_events_per_day_between(settled, None)}
+    counts = {**past, **events_per_day_between(start=settled, end=None)}
     labels = [(start + timedelta(days=i)).date().isoformat() for i in range(days)]
     return [(label, counts.get(label, 0)) for label in labels]
-
-
-def _events_per_day_between(start: datetime, end: datetime | None) -> dict[str, int]:
-    sql = (
-        "SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date, COUNT(*) "
-        "FROM metering_usageevent WHERE created_at >= %s"
-    )
-    params = [start]
-    if end is not None:
-        sql += " AND created_at < %s"
-        params.append(end)
-    with connection.cursor() as cur:
-        cur.execute(sql + " GROUP BY 1", params)
-        return {day.isoformat(): count for day, count in cur.fetchall()}

@@ -1,12 +1,12 @@
-"""Periodic work for the dashboard."""
+"""Periodic work for the overview page."""
 
 from celery import shared_task
 from django.utils import timezone
 
-from fluxbill.core import selectors
+from . import selectors
 
 
-@shared_task(name="core.warm_overview")
+@shared_task(name="desk.warm_overview")
 def warm_overview() -> int:
     """Counts the past days' events for the overview chart if the cache lacks them (the first run
     after midnight UTC), so no viewer waits for that scan; later runs only count today. Returns

@@ -1,0 +1,19 @@
+"""What happened to an invoice, for whoever wants to follow: the services announce, subscribers act.
+
+An action such as finalizing records that it happened and sends the event after its transaction
+commits; side effects (the invoice email today) subscribe in `InvoicingConfig.ready()`, so the
+state transitions never import the tasks that react to them.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.dispatch import Signal
+
+# Sent with `invoice_id` once the transaction that opened the invoice has committed.
+invoice_finalized = Signal()
+
+
+def invoice_finalized_on_commit(*, invoice_id) -> None:
+    """Announce a finalized invoice when the current transaction commits (never if it rolls back)."""
+    transaction.on_commit(lambda: invoice_finalized.send(sender="invoicing", invoice_id=invoice_id))

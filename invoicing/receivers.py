@@ -1,0 +1,18 @@
+"""Side effects that follow invoice events (`invoicing.events`), connected in `InvoicingConfig.ready()`."""
+
+from __future__ import annotations
+
+import logging
+
+from .tasks import send_invoice_email
+
+logger = logging.getLogger(__name__)
+
+
+def invoice_email_enqueue(*, invoice_id, **kwargs) -> None:
+    try:
+        # One publish attempt, bounded by the broker's socket timeout: kombu's default retries made a
+        # finalize request wait 10 s on a frozen Redis. The invoice row is the outbox: the sweep sends it.
+        send_invoice_email.apply_async((str(invoice_id),), retry=False)
+    except Exception:  # broker unreachable: the periodic sweep sends it later
+        logger.warning("could not enqueue email for invoice %s; the sweep will retry", invoice_id)
