@@ -56,7 +56,7 @@ class SubscriptionForm(ServiceForm):
 @admin.register(Subscription)
 class SubscriptionAdmin(HistoryAdmin, ServiceAdmin):
     """Subscriptions start here through the same service as the API; after that, they change only by their
-    actions (cancel, interim invoice) and by the billing cycle."""
+    actions (cancel here; the interim invoice is invoicing's, added in invoicing/admin.py) and by the billing cycle."""
 
     form = SubscriptionForm
     list_display = ["id", "customer", "plan", "status", "billing_interval", "current_period_start", "current_period_end", "cancel_at"]
@@ -70,7 +70,7 @@ class SubscriptionAdmin(HistoryAdmin, ServiceAdmin):
         "canceled_at", "ended_at", "created_at", "updated_at",
     ]
     frozen_fields = ("customer", "plan", "start_date")
-    actions = ["generate_interim_invoice", "cancel_at_period_end", "cancel_now"]
+    actions = ["cancel_at_period_end", "cancel_now"]  # invoicing/admin.py adds "generate an interim invoice"
 
     def get_fields(self, request, obj=None):
         return ["customer", "plan", "start_date"] if obj is None else ["customer", "plan", "start_date", *self.readonly_fields]
@@ -87,23 +87,8 @@ class SubscriptionAdmin(HistoryAdmin, ServiceAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # cancel instead: periods and invoices refer to the subscription
 
-    def has_generate_interim_permission(self, request):
-        return may(request.user, perms.GENERATE_INTERIM_INVOICE)
-
     def has_cancel_permission(self, request):
         return may(request.user, perms.CANCEL_SUBSCRIPTION)
-
-    @admin.action(description="Generate an interim invoice now", permissions=["generate_interim"])
-    def generate_interim_invoice(self, request, queryset):
-        from invoicing.services import Actor, subscription_generate_interim
-
-        actor = Actor(label=f"user:{request.user.get_username()}", user=request.user)
-        for subscription in queryset:
-            try:
-                invoice = subscription_generate_interim(subscription=subscription, now=timezone.now(), actor=actor)
-                self.message_user(request, f"{subscription}: interim draft {invoice.pk} created.")
-            except DomainError as exc:
-                self.message_user(request, f"{subscription}: {exc.message}", level=messages.ERROR)
 
     def _cancel(self, request, queryset, *, at_period_end: bool):
         for subscription in queryset:
