@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -127,6 +128,19 @@ def main() -> None:
         cursor.execute("SELECT id FROM metering_meter ORDER BY name LIMIT 1")
         meter_id = cursor.fetchone()[0]
 
+    # One usage line over the last 30 days of the first customer's events of that meter, for the
+    # "events behind a line" page (the rollover is not run here: the line is written as it would be).
+    from invoicing.models import Invoice, InvoiceLine
+
+    invoice = Invoice.objects.get(pk=invoice_id)
+    line = InvoiceLine.objects.create(
+        invoice=invoice, kind="USAGE", meter_id=meter_id, description="Meter usage", quantity=1, amount=0
+    )
+    from django.utils import timezone
+
+    now = timezone.now()
+    Invoice.objects.filter(pk=invoice_id).update(period_start=now - timedelta(days=30), period_end=now)
+
     pages = [
         ("overview", "/"),
         ("customers", "/customers/"),
@@ -142,6 +156,7 @@ def main() -> None:
         ("invoices, customer", "/invoices/?customer=cust-99"),
         ("invoices, issued range", "/invoices/?issued_from=2025-01-01&issued_to=2025-06-30"),
         ("invoice page", f"/invoices/{invoice_id}/"),
+        ("events behind a line", f"/invoices/lines/{line.pk}/usage/"),
         ("features", "/meters/"),
         ("feature page", f"/meters/{meter_id}/"),
         ("plans", "/plans/"),

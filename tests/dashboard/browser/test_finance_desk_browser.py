@@ -66,7 +66,7 @@ def test_support_opens_the_events_behind_an_invoice_line(support_page, screensho
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile(r"Export all 3 as CSV")).click()
     lines = open(download.value.path()).read().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("id,timestamp,quantity")
+    assert len(lines) == 4 and lines[0].startswith("id,timestamp,meter,customer,quantity")
 
 
 def test_times_read_the_same_on_every_page_in_the_viewers_zone_with_its_name(browser, live_server, screenshot):
