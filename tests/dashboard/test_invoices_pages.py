@@ -504,3 +504,24 @@ def test_the_lines_export_follows_the_same_filters(finance_client):
     assert lines == [("Platform fee", "1", "12.00"), ("Requests", "150", "125.00")]
     assert {row[12] for row in rows[1:]} == {str(mine.pk)}
     assert finance_client.get("/invoices/export-lines.csv", {"amount_min": "abc"}).status_code == 400
+
+
+def test_the_xlsx_export_holds_the_csv_rows_with_numbers_as_numbers(finance_client, ledger):
+    # Issue 15 §2: "CSV, and XLSX where a well-kept library makes it cheap" (openpyxl's write-only workbook).
+    import openpyxl
+
+    params = {"customer": "ACME", "sort": "-total"}
+    csv_rows = _csv(finance_client.get("/invoices/export.csv", params))
+    response = finance_client.get("/invoices/export.csv", {**params, "format": "xlsx"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert response["Content-Disposition"].startswith('attachment; filename="invoices-') and ".xlsx" in response["Content-Disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert rows[0] == csv_rows[0]
+    assert [row[0] or "" for row in rows[1:]] == [row[0] for row in csv_rows[1:]]
+    total_at = csv_rows[0].index("total")
+    assert [row[total_at] for row in rows[1:]] == [float(row[total_at]) for row in csv_rows[1:]]  # numbers, not text
+    page = finance_client.get("/invoices/").content.decode()
+    assert 'href="/invoices/export.csv?format=xlsx"' in page
