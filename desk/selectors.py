@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
@@ -97,6 +98,19 @@ def revenue_by_month(now: datetime, months: int = 12) -> dict[str, list[tuple[st
 DAY_SETTLES_AFTER = timedelta(minutes=10)
 
 
+def _unsettled_days(settled: datetime, now: datetime) -> dict[str, int]:
+    """Today's count (and yesterday's in its first minutes), at most FLUXBILL_OVERVIEW_TODAY_SECONDS old."""
+    seconds = settings.FLUXBILL_OVERVIEW_TODAY_SECONDS
+    if seconds <= 0:
+        return events_per_day_between(start=settled, end=None)
+    key = f"overview:events-since:{settled.isoformat()}:{int(now.timestamp()) // seconds}"
+    counts = cache.get(key)
+    if counts is None:
+        counts = events_per_day_between(start=settled, end=None)
+        cache.set(key, counts, timeout=seconds)
+    return counts
+
+
 def events_per_day(now: datetime, days: int = 30) -> list[tuple[str, int]]:
     """Events stored per UTC day over the last `days` days, today last.
 
@@ -114,6 +128,6 @@ def events_per_day(now: datetime, days: int = 30) -> list[tuple[str, int]]:
     if past is None:
         past = events_per_day_between(start=start, end=settled)
         cache.set(key, past, timeout=25 * 3600)  # the key changes once the next day settles
-    counts = {**past, **events_per_day_between(start=settled, end=None)}
+    counts = {**past, **_unsettled_days(settled, now)}
     labels = [(start + timedelta(days=i)).date().isoformat() for i in range(days)]
     return [(label, counts.get(label, 0)) for label in labels]
