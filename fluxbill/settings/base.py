@@ -234,6 +234,10 @@ FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS = env.int("FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS
 # the slowest send (render plus SMTP at EMAIL_TIMEOUT per reply), or a slow send could go out twice.
 FLUXBILL_EMAIL_CLAIM_SECONDS = env.int("FLUXBILL_EMAIL_CLAIM_SECONDS", default=300)
 FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS = env.int("FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS", default=600)
+# The hourly usage rollup (metering.UsageHourly) is advanced this often, up to this long before now: an
+# event's created_at is its transaction's start, so a transaction longer than the settle could be missed.
+FLUXBILL_USAGE_ROLLUP_EVERY_SECONDS = env.int("FLUXBILL_USAGE_ROLLUP_EVERY_SECONDS", default=60)
+FLUXBILL_USAGE_ROLLUP_SETTLE_SECONDS = env.int("FLUXBILL_USAGE_ROLLUP_SETTLE_SECONDS", default=120)
 FLUXBILL_EMAIL_MAX_ATTEMPTS = env.int("FLUXBILL_EMAIL_MAX_ATTEMPTS", default=10)
 FLUXBILL_EMAIL_RETRY_BASE_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_BASE_SECONDS", default=30)
 FLUXBILL_EMAIL_RETRY_MAX_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_MAX_SECONDS", default=3600)
