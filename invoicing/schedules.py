@@ -10,6 +10,7 @@ def schedules() -> list[tuple[str, str, int]]:
         ("fluxbill: finalize due invoices", "invoicing.finalize_due_invoices", settings.FLUXBILL_FINALIZE_EVERY_SECONDS),
         ("fluxbill: send pending invoice emails", "invoicing.send_pending_emails", settings.FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS),
         ("fluxbill: warm the overview", "desk.warm_overview", settings.FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS),
+        ("fluxbill: advance the usage rollup", "metering.usage_rollup_advance", settings.FLUXBILL_USAGE_ROLLUP_EVERY_SECONDS),
     ]
 
 

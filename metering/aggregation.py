@@ -154,13 +154,70 @@ def aggregate_usage_batch(windows: list[UsageWindow]) -> dict[UsageWindow, Decim
     return answers
 
 
+# Over `parts` rows (n events, their sum s, max mx, min mn): what each mergeable aggregation is.
+# AVG as total sum / total count is numeric_div of the same operands AVG itself divides, so equal digits.
+_MERGED = {
+    AggregationType.COUNT: "SUM(p.n)",
+    AggregationType.SUM: "SUM(p.s)",
+    AggregationType.MAX: "MAX(p.mx)",
+    AggregationType.MIN: "MIN(p.mn)",
+    AggregationType.AVG: "SUM(p.s) / NULLIF(SUM(p.n), 0)",
+}
+
+# The rollup's hours of the range holding the events created up to the watermark, plus, one row per
+# event, the tail created after it. Watermark and hours are read in this one statement, so one snapshot:
+# an advance committing meanwhile is seen whole or not at all.
+_ROLLUP_PARTS = """
+    WITH mark AS (
+        SELECT COALESCE((SELECT created_upto FROM metering_usagerollupwatermark WHERE id = 1), '-infinity') AS upto
+    ),
+    parts AS (
+        SELECT h.hour AS t, h.event_count AS n, h.quantity_sum AS s, h.quantity_max AS mx, h.quantity_min AS mn
+        FROM metering_usagehourly h
+        WHERE h.meter_id = %(meter_id)s AND h.hour >= %(start)s AND h.hour < %(end)s
+          AND (SELECT upto FROM mark) > '-infinity'
+        UNION ALL
+        SELECT e.timestamp, 1, e.quantity, e.quantity, e.quantity
+        FROM metering_usageevent e
+        WHERE e.meter_id = %(meter_id)s AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
+          AND e.created_at > (SELECT upto FROM mark)
+          AND e.created_at > %(upto_hint)s
+    )
+"""
+
+
+def _watermark_hint():
+    """The watermark read one statement earlier: never later than the one the chart's statement reads
+    (it only moves forward), so `created_at > hint` drops no tail event, but as a literal it lets the
+    planner see the tail is small and take the created_at index rather than every event of the meter."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT created_upto FROM metering_usagerollupwatermark WHERE id = 1")
+        row = cursor.fetchone()
+    return row[0] if row and row[0] is not None else "-infinity"
+
+
+def _on_the_hour(moment: datetime) -> bool:
+    return moment.minute == 0 and moment.second == 0 and moment.microsecond == 0 and moment.utcoffset().total_seconds() % 3600 == 0
+
+
+def rollup_answers(*, meter, start: datetime, end: datetime, customer_id=None) -> bool:
+    """Whether the hourly rollup can answer this chart: a mergeable aggregation, every customer, and
+    a range of whole UTC hours (an hour straddling an edge would count events outside the range)."""
+    return (
+        customer_id is None and meter.aggregation_type in _MERGED and _on_the_hour(start) and _on_the_hour(end)
+    )
+
+
 def usage_buckets(
-    *, meter, start: datetime, end: datetime, group_by: str, customer_id=None
+    *, meter, start: datetime, end: datetime, group_by: str, customer_id=None, rollup: bool = True
 ) -> tuple[list[tuple[datetime, Decimal]], Decimal]:
-    """Usage per `group_by` bucket (UTC calendar: hour, day, ISO week, month) and over the whole range."""
+    """Usage per `group_by` bucket (UTC calendar: hour, day, ISO week, month) and over the whole range.
+
+    COUNT, SUM, MAX, MIN and AVG over every customer read the hourly rollup plus the events stored
+    since it last advanced (`rollup_answers`); the rest, and `rollup=False`, read every event.
+    """
     if group_by not in BUCKETS:
         raise ValueError(group_by)
-    where = "e.meter_id = %(meter_id)s AND e.timestamp >= %(start)s AND e.timestamp < %(end)s"
     params = {
         "meter_id": meter.pk,
         "start": start,
@@ -168,19 +225,29 @@ def usage_buckets(
         "group_by": group_by,
         "unique_property": unique_property(meter),
     }
-    if customer_id is not None:
-        where += " AND e.customer_id = %(customer_id)s"
-        params["customer_id"] = customer_id
-    expression = aggregate_expression(meter.aggregation_type)
-    bucket = "date_trunc(%(group_by)s, e.timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    # One pass over the events gives both the buckets and the whole range (the empty grouping set), which
-    # for AVG, LATEST and UNIQUE_COUNT is not a combination of the buckets.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {bucket} AS bucket, GROUPING({bucket}) AS whole, {expression} FROM metering_usageevent e "
-            f"WHERE {where} GROUP BY GROUPING SETS ((bucket), ())",
-            params,
+    if rollup and rollup_answers(meter=meter, start=start, end=end, customer_id=customer_id):
+        params["upto_hint"] = _watermark_hint()
+        expression = f"COALESCE({_MERGED[meter.aggregation_type]}, 0)"
+        bucket = "date_trunc(%(group_by)s, p.t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        sql = (
+            f"{_ROLLUP_PARTS} SELECT {bucket} AS bucket, GROUPING({bucket}) AS whole, {expression} FROM parts p "
+            "GROUP BY GROUPING SETS ((bucket), ())"
         )
+    else:
+        where = "e.meter_id = %(meter_id)s AND e.timestamp >= %(start)s AND e.timestamp < %(end)s"
+        if customer_id is not None:
+            where += " AND e.customer_id = %(customer_id)s"
+            params["customer_id"] = customer_id
+        expression = aggregate_expression(meter.aggregation_type)
+        bucket = "date_trunc(%(group_by)s, e.timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        # One pass over the events gives both the buckets and the whole range (the empty grouping set), which
+        # for AVG, LATEST and UNIQUE_COUNT is not a combination of the buckets.
+        sql = (
+            f"SELECT {bucket} AS bucket, GROUPING({bucket}) AS whole, {expression} FROM metering_usageevent e "
+            f"WHERE {where} GROUP BY GROUPING SETS ((bucket), ())"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         found = cursor.fetchall()
     rows = sorted((bucket, _decimal(value)) for bucket, whole, value in found if not whole)
     total = next(_decimal(value) for _, whole, value in found if whole)

@@ -111,3 +111,46 @@ class RejectedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint}: {self.error}"
+
+
+class UsageHourly(models.Model):
+    """One meter's events of one UTC hour (by event `timestamp`), folded into count, sum, max and min.
+
+    Kept by `metering.services.usage_rollup_advance`, never by ingestion: a beat task adds, set-wise,
+    the events whose `created_at` passed the watermark (`UsageRollupWatermark`), so late events with
+    old timestamps land in their own hour. Charts of mergeable aggregations read these rows plus the
+    few events above the watermark instead of every event of the range.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="+", db_index=False)
+    hour = models.DateTimeField(help_text="The UTC hour the events' timestamps fall in.")
+    event_count = models.BigIntegerField()
+    quantity_sum = models.DecimalField(max_digits=38, decimal_places=QUANTITY_DECIMAL_PLACES)
+    quantity_max = models.DecimalField(max_digits=QUANTITY_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
+    quantity_min = models.DecimalField(max_digits=QUANTITY_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES)
+
+    class Meta:
+        constraints = [
+            # Also the index charts read: one meter's hours in [start, end).
+            models.UniqueConstraint(fields=["meter", "hour"], name="usage_hourly_meter_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} @ {self.hour.isoformat()}: {self.event_count}"
+
+
+class UsageRollupWatermark(models.Model):
+    """The one row saying which events `UsageHourly` holds: every event with `created_at <= created_upto`.
+
+    Absent (or null) until the first advance: then no event is rolled up and charts read live.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    created_upto = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="usage_rollup_watermark_single_row")]
+
+    def __str__(self) -> str:
+        return f"usage rolled up to {self.created_upto}"

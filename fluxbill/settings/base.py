@@ -237,6 +237,10 @@ FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS = env.int("FLUXBILL_OVERVIEW_WARM_EVERY_SEC
 # The overview's count of today's events is this many seconds old at most (0: counted on every view). Counting
 # today live costs more as the UTC day fills: ~280,000 rows at 20:00 for a 10-million-event month.
 FLUXBILL_OVERVIEW_TODAY_SECONDS = env.int("FLUXBILL_OVERVIEW_TODAY_SECONDS", default=30)
+# The hourly usage rollup (metering.UsageHourly) is advanced this often, up to this long before now: an
+# event's created_at is its transaction's start, so a transaction longer than the settle could be missed.
+FLUXBILL_USAGE_ROLLUP_EVERY_SECONDS = env.int("FLUXBILL_USAGE_ROLLUP_EVERY_SECONDS", default=60)
+FLUXBILL_USAGE_ROLLUP_SETTLE_SECONDS = env.int("FLUXBILL_USAGE_ROLLUP_SETTLE_SECONDS", default=120)
 FLUXBILL_EMAIL_MAX_ATTEMPTS = env.int("FLUXBILL_EMAIL_MAX_ATTEMPTS", default=10)
 FLUXBILL_EMAIL_RETRY_BASE_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_BASE_SECONDS", default=30)
 FLUXBILL_EMAIL_RETRY_MAX_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_MAX_SECONDS", default=3600)

@@ -1,4 +1,4 @@
-"""Metering services: meters (`meters`), ingestion (`ingest`), the event write (`store`) and the rejected-attempt log (`rejections`)."""
+"""Metering services: meters (`meters`), ingestion (`ingest`), the event write (`store`), the hourly usage rollup (`rollup`) and the rejected-attempt log (`rejections`)."""
 
 from ..validation import EventRejected, EventTargetNotFound
 from .ingest import (
@@ -19,6 +19,7 @@ from .rejections import (
     rejection_record,
     rejections_record,
 )
+from .rollup import usage_rollup_advance, usage_rollup_settle
 from .store import PendingEvent, StoredEvent, StoreResult, event_store_one, events_store, group_writer
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "event_track",
     "events_store",
     "group_writer",
+    "usage_rollup_advance",
+    "usage_rollup_settle",
     "meter_archive",
     "meter_create",
     "meter_definition_check",

@@ -331,7 +331,8 @@ def test_meter_page_lists_the_latest_20_events_in_constant_queries(support_clien
     now = timezone.now()
     for minutes in range(25):
         UsageEventFactory(meter=meter, quantity=Decimal(minutes + 1), timestamp=now - dt.timedelta(minutes=minutes))
-    with django_assert_max_num_queries(8):
+    # 9: the chart reads the rollup's watermark first, so the planner sees how small the live tail is.
+    with django_assert_max_num_queries(9):
         response = support_client.get(f"/meters/{meter.pk}/")
     quantities = [e.quantity for e in response.context["events"]]
     assert quantities == [Decimal(n) for n in range(1, 21)]

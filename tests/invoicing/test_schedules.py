@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from desk.tasks import warm_overview
+from metering.tasks import usage_rollup_advance
 from invoicing.tasks import finalize_due_invoices, rollover_subscriptions, send_pending_emails
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +17,7 @@ EXPECTED = {
     "fluxbill: finalize due invoices": ("invoicing.finalize_due_invoices", 60),
     "fluxbill: send pending invoice emails": ("invoicing.send_pending_emails", 60),
     "fluxbill: warm the overview": ("desk.warm_overview", 600),
+    "fluxbill: advance the usage rollup": ("metering.usage_rollup_advance", 60),
 }
 
 
@@ -27,12 +29,12 @@ def rows():
     }
 
 
-def test_running_setup_schedules_twice_leaves_four_tasks():
+def test_running_setup_schedules_twice_leaves_five_tasks():
     call_command("setup_schedules", stdout=io.StringIO())
     assert rows() == EXPECTED
     call_command("setup_schedules", stdout=io.StringIO())
     assert rows() == EXPECTED
-    assert PeriodicTask.objects.filter(name__startswith="fluxbill:").count() == 4
+    assert PeriodicTask.objects.filter(name__startswith="fluxbill:").count() == len(EXPECTED)
     assert all(task.enabled for task in PeriodicTask.objects.filter(name__startswith="fluxbill:"))
     assert all(
         task.interval.period == IntervalSchedule.SECONDS for task in PeriodicTask.objects.filter(name__startswith="fluxbill:")
@@ -46,11 +48,12 @@ def test_setup_schedules_updates_a_changed_interval_in_place(settings):
     call_command("setup_schedules", stdout=io.StringIO())
     assert rows()["fluxbill: rollover subscriptions"] == ("invoicing.rollover_subscriptions", 15)
     assert PeriodicTask.objects.get(name="fluxbill: finalize due invoices").enabled
-    assert PeriodicTask.objects.filter(name__startswith="fluxbill:").count() == 4
+    assert PeriodicTask.objects.filter(name__startswith="fluxbill:").count() == len(EXPECTED)
 
 
 def test_the_scheduled_task_names_are_registered_tasks():
-    assert {rollover_subscriptions.name, finalize_due_invoices.name, send_pending_emails.name, warm_overview.name} == {
+    assert {rollover_subscriptions.name, finalize_due_invoices.name, send_pending_emails.name, warm_overview.name,
+            usage_rollup_advance.name} == {
         task for task, _ in EXPECTED.values()
     }
 
