@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 
-from catalog.models import Plan
+from catalog.models import Charge, Plan
 from fluxbill.core.bulk import rows_update
 from fluxbill.core.db import unique_or_conflict
-from fluxbill.core.errors import InvalidInput, InvalidTransition
+from fluxbill.core.errors import Conflict, InvalidInput, InvalidTransition
 
 from .choices import SubscriptionStatus
 from .models import Customer, Subscription
@@ -97,6 +98,33 @@ def subscription_start_check(
     return start
 
 
+def _refuse_metered_twice(*, customer: Customer, plan: Plan, start: datetime) -> None:
+    """Usage is billed once: events name a customer, not a subscription, so two of a customer's subscriptions
+    that overlap in time may not charge the same meter (each would bill every event). A subscription ended
+    (or set to end) before `start` does not overlap: a plan change ends one and starts the next."""
+    meters = set(
+        Charge.objects.filter(plan=plan, type="USAGE", meter__isnull=False).values_list("meter_id", flat=True)
+    )
+    if not meters:
+        return
+    overlapping = (
+        Subscription.objects.filter(customer=customer)
+        .filter(Q(ended_at__isnull=True, cancel_at__isnull=True) | Q(ended_at__gt=start) | Q(ended_at__isnull=True, cancel_at__gt=start))
+        .filter(plan__charges__meter_id__in=meters, plan__charges__type="USAGE")
+        .values_list("pk", "plan__name", "plan__charges__meter__name", "plan__charges__meter_id")
+        .first()
+    )
+    if overlapping is not None:
+        other, other_plan, meter_name, meter_id = overlapping
+        raise Conflict(
+            f"Meter '{meter_name}' is already charged by this customer's subscription {other} (plan '{other_plan}'), "
+            "which overlaps this one: every event would be billed twice. End that subscription first "
+            "(cancel it at period end and start this one then), or use a plan that does not charge this meter",
+            field="plan_id",
+            extra={"meter_id": str(meter_id), "subscription_id": str(other)},
+        )
+
+
 @transaction.atomic
 def subscription_create(
     *,
@@ -112,6 +140,9 @@ def subscription_create(
     next rollover, one invoice per period.
     """
     start = subscription_start_check(plan=plan, now=now, start_date=start_date, billing_interval=billing_interval)
+    # The customer's row lock serializes its subscriptions being created, so two at once cannot both pass.
+    Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True).first()
+    _refuse_metered_twice(customer=customer, plan=plan, start=start)
     first_start, first_end = period_at(start, plan.billing_interval, start)
     trial_end = start + timedelta(days=plan.trial_days) if plan.trial_days else None
     in_trial = trial_end is not None and now < trial_end
