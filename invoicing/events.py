@@ -14,6 +14,9 @@ from django.dispatch import Signal
 invoice_finalized = Signal()
 
 
-def invoice_finalized_on_commit(*, invoice_id) -> None:
-    """Announce a finalized invoice when the current transaction commits (never if it rolls back)."""
-    transaction.on_commit(lambda: invoice_finalized.send(sender="invoicing", invoice_id=invoice_id))
+def invoice_finalized_on_commit(*, invoice_id, nothing_due: bool = False) -> None:
+    """Announce a finalized invoice when the current transaction commits (never if it rolls back);
+    `nothing_due` says it was settled at finalization (a zero total)."""
+    transaction.on_commit(
+        lambda: invoice_finalized.send(sender="invoicing", invoice_id=invoice_id, nothing_due=nothing_due)
+    )

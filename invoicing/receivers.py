@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+
 from .tasks import send_invoice_email
 
 logger = logging.getLogger(__name__)
 
 
-def invoice_email_enqueue(*, invoice_id, **kwargs) -> None:
+def invoice_email_enqueue(*, invoice_id, nothing_due: bool = False, **kwargs) -> None:
+    if nothing_due and not settings.FLUXBILL_EMAIL_ZERO_INVOICES:
+        return  # a $0.00 invoice is not news to the customer (issue 16 §4); its PDF stays downloadable
     try:
         # One publish attempt, bounded by the broker's socket timeout: kombu's default retries made a
         # finalize request wait 10 s on a frozen Redis. The invoice row is the outbox: the sweep sends it.

@@ -74,12 +74,17 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     }
     invoice.issued_at = now
     invoice.due_date = (now + timedelta(days=settings.FLUXBILL_INVOICE_NET_DAYS)).date()
-    invoice.status = InvoiceStatus.OPEN
+    # Nothing due: settled at once ("nothing due"), so it is neither chased nor, by default, emailed. The
+    # period keeps its invoice. (A negative total stays OPEN until the money pipeline carries it to credit.)
+    nothing_due = invoice.total == 0
+    invoice.status = InvoiceStatus.PAID if nothing_due else InvoiceStatus.OPEN
+    if nothing_due:
+        invoice.paid_at = now
     invoice.billing_error, invoice.billing_error_at, invoice.billing_failures = "", None, 0
     invoice.save()
-    audit_event(invoice=invoice, action="finalized", actor=actor, from_status=InvoiceStatus.DRAFT, to_status=InvoiceStatus.OPEN,
-           detail=invoice.number).save()
-    invoice_finalized_on_commit(invoice_id=invoice.pk)
+    audit_event(invoice=invoice, action="finalized", actor=actor, from_status=InvoiceStatus.DRAFT, to_status=invoice.status,
+           detail=f"{invoice.number}; nothing due" if nothing_due else invoice.number).save()
+    invoice_finalized_on_commit(invoice_id=invoice.pk, nothing_due=nothing_due)
     return invoice
 
 
