@@ -10,7 +10,7 @@ from django import forms
 from django.db.models import Q
 
 from catalog.models import Plan
-from fluxbill.core.filters import FilterSet, SearchFilter
+from fluxbill.core.filters import BillingFailedFilter, FilterSet, SearchFilter
 
 from .choices import SubscriptionStatus
 from .models import Customer, Subscription
@@ -55,16 +55,9 @@ class SubscriptionFilterSet(FilterSet):
     status = django_filters.ChoiceFilter(choices=SubscriptionStatus.choices, empty_label="Any status")
     plan = django_filters.ModelChoiceFilter(queryset=Plan.objects.order_by("name"), empty_label="Any plan")
     customer = CustomerRefFilter()
-    billing_failed = django_filters.ChoiceFilter(
-        choices=(("true", "Yes"), ("false", "No")), empty_label="Any", method="filter_billing_failed",
-        label="Billing failed",
-    )  # fmt: skip
+    billing_failed = BillingFailedFilter()
 
     class Meta:
         model = Subscription
         fields = ["status", "plan", "customer"]
 
-    def filter_billing_failed(self, queryset, name, value):
-        """Subscriptions whose rollover failed and waits for a retry: the overview's "needs attention"."""
-        failed = ~Q(billing_error="")
-        return queryset.filter(failed) if value == "true" else queryset.exclude(failed)

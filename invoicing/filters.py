@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from customers.filters import CustomerRefFilter
-from fluxbill.core.filters import DayFilter, DayOrInstantFilter, FilterSet
+from fluxbill.core.filters import BillingFailedFilter, DayFilter, DayOrInstantFilter, FilterSet
 
 from .choices import InvoiceKind, InvoiceStatus
 from .models import Invoice
@@ -73,20 +73,13 @@ class InvoiceFilterSet(FilterSet):
     currency = django_filters.CharFilter(
         lookup_expr="iexact", max_length=3, widget=forms.TextInput(attrs={"placeholder": "USD", "size": 4})
     )
-    billing_failed = django_filters.ChoiceFilter(
-        choices=(("true", "Yes"), ("false", "No")), empty_label="Any", method="filter_billing_failed",
-        label="Billing failed",
-    )  # fmt: skip
+    billing_failed = BillingFailedFilter()
 
     class Meta:
         model = Invoice
         form = InvoiceFilterForm
         fields = ["status", "kind", "customer", "subscription", "number", "currency"]
 
-    def filter_billing_failed(self, queryset, name, value):
-        """Drafts whose finalization failed and waits for a retry: the overview's "needs attention"."""
-        failed = ~Q(billing_error="")
-        return queryset.filter(failed) if value == "true" else queryset.exclude(failed)
 
     def filter_overdue(self, queryset, name, value):
         """Open past its due date (UTC today): what is owed and late. Paid, void or uncollectible is not."""

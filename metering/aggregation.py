@@ -50,16 +50,7 @@ def _decimal(value) -> Decimal:
 
 def aggregate_usage(*, meter, customer_id, start: datetime, end: datetime) -> Decimal:
     """One meter, one customer, `[start, end)`."""
-    sql = f"""
-        SELECT {aggregate_expression(meter.aggregation_type)}
-        FROM metering_usageevent e
-        WHERE e.meter_id = %(meter_id)s AND e.customer_id = %(customer_id)s
-          AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
-    """
-    params = {"meter_id": meter.pk, "customer_id": customer_id, "start": start, "end": end, "unique_property": unique_property(meter)}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return _decimal(cursor.fetchone()[0])
+    return window_summary(meter=meter, customer_id=customer_id, start=start, end=end)[1]
 
 
 def window_summary(*, meter, customer_id, start: datetime, end: datetime) -> tuple[int, Decimal]:

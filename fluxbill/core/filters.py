@@ -124,3 +124,20 @@ class ActiveFilter(django_filters.ChoiceFilter):
         if not value:
             return qs
         return qs.filter(**{self.field_name or "active": value == "active"})
+
+
+class BillingFailedFilter(django_filters.ChoiceFilter):
+    """?billing_failed=true|false on a model with `billing_error` (subscriptions, invoices): the rows whose
+    billing failed and wait for a retry, the overview's "needs attention"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", (("true", "Yes"), ("false", "No")))
+        kwargs.setdefault("empty_label", "Any")
+        kwargs.setdefault("label", "Billing failed")
+        super().__init__(**kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        failed = ~Q(billing_error="")
+        return qs.filter(failed) if value == "true" else qs.exclude(failed)
