@@ -7,11 +7,14 @@ the draft goes from 49.00 to 74.00.
 """
 
 import io
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -199,3 +202,40 @@ def test_issued_and_void_invoices_are_never_touched(admin_api):
     assert body["total"] == "49" and body["late_usage"]["events"] == 1
     admin_api.get(f"/api/v1/invoices/{voided.pk}")
     assert {row.pk: (row.total, row.computed_at, row.updated_at) for row in Invoice.objects.all()} == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_draft_locked_by_a_finalization_is_skipped_and_shown_as_stored(admin_api):
+    """Another transaction holds one draft's row lock (as invoice_finalize does): the beat run and a read go
+    on without waiting for it (a 3 s lock_timeout turns any wait into a failure instead of a hang)."""
+    (locked, _, _), (other, _, _) = _stale(2)
+    holding, release = threading.Event(), threading.Event()
+
+    def finalization():
+        try:
+            with transaction.atomic():
+                Invoice.objects.select_for_update().get(pk=locked.pk)
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=finalization)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '3s'")
+        assert drafts_refresh(now=timezone.now(), actor=ACTOR) == 1
+        assert Invoice.objects.get(pk=other.pk).total == Decimal("74.00")
+        started = time.monotonic()
+        body = admin_api.get(f"/api/v1/invoices/{locked.pk}").json()
+        assert time.monotonic() - started < 1.5  # answered at once, not after waiting out the lock timeout
+        assert body["total"] == "49" and parse_datetime(body["computed_at"]) == JAN_END
+    finally:
+        release.set()
+        thread.join(10)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    # Once the lock is gone the next read shows the late units.
+    assert admin_api.get(f"/api/v1/invoices/{locked.pk}").json()["total"] == "74"
