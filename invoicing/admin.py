@@ -130,7 +130,7 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     inlines = [InvoiceLineInline, InvoiceEventInline]
     # Every field: an invoice changes only through its actions (the services), never by editing.
     readonly_fields = [
-        "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal_shown", "total_shown",
+        "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal_shown", "total_shown", "computed_at",
         "finalize_at", "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot_shown",
         "email_sent_at", "email_attempts", "email_last_error",
     ]
