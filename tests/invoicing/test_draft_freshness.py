@@ -22,7 +22,7 @@ from pypdf import PdfReader
 
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice, InvoiceEvent
-from invoicing.services import drafts_refresh, invoice_finalize
+from invoicing.services import drafts_refresh, invoice_finalize, invoice_regenerate, subscription_generate_interim
 from tests.factories import UserFactory
 
 from .builders import ACTOR, event, period_draft, utc
@@ -239,3 +239,17 @@ def test_a_draft_locked_by_a_finalization_is_skipped_and_shown_as_stored(admin_a
             cursor.execute("RESET lock_timeout")
     # Once the lock is gone the next read shows the late units.
     assert admin_api.get(f"/api/v1/invoices/{locked.pk}").json()["total"] == "74"
+
+
+def test_every_write_of_lines_records_computed_at():
+    """Rollover, interim generation, regenerate of a draft and finalization each set computed_at to their `now`."""
+    invoice, sub, charge = draft()
+    assert invoice.computed_at == JAN_END  # rollover
+    event(charge, sub.customer, 8, utc(2025, 2, 5))
+    interim = subscription_generate_interim(subscription=sub, now=utc(2025, 2, 10), actor=ACTOR)
+    assert interim.computed_at == utc(2025, 2, 10) and interim.total == Decimal("51.00")  # the fee + 8 × 0.25
+    event(charge, sub.customer, 4, utc(2025, 2, 6))
+    regenerated = invoice_regenerate(invoice=interim, now=utc(2025, 2, 11), actor=ACTOR)
+    assert regenerated.computed_at == utc(2025, 2, 11) and regenerated.total == Decimal("52.00")  # the fee + 12 × 0.25
+    finalized = invoice_finalize(invoice=invoice, now=utc(2025, 2, 1, 2), actor=ACTOR)
+    assert Invoice.objects.get(pk=finalized.pk).computed_at == utc(2025, 2, 1, 2)
