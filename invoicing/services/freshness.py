@@ -72,8 +72,8 @@ def stale_drafts() -> QuerySet:
 def drafts_refresh(*, now: datetime, actor, limit: int = 100) -> int:
     """Recompute up to `limit` stale drafts (soonest to finalize first); returns how many were recomputed.
 
-    The drafts are found and locked by one statement (SKIP LOCKED: one a finalization holds is left to
-    it). Each is recomputed in its own savepoint; one that fails rolls back alone and its error is
+    The drafts are found (stale_drafts) and locked in one statement (SKIP LOCKED: one a finalization holds
+    is left to it). Each is recomputed in its own savepoint; one that fails rolls back alone and its error is
     recorded as a finalization failure would be (it is the same computation), the others go on.
     """
     refreshed = 0
