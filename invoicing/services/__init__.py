@@ -1,6 +1,7 @@
 """Invoicing services: generation (rollover, interim, preview), lifecycle (finalize, void, paid…), delivery (PDF, email)."""
 
 from .delivery import EmailResult, invoice_email_send, invoice_pdf, invoice_pdf_render, invoices_email_pending
+from .freshness import draft_refresh_if_old, drafts_refresh
 from .generation import (
     invoice_preview,
     invoice_recompute,
@@ -9,6 +10,7 @@ from .generation import (
 )
 from .lifecycle import (
     Actor,
+    invoice_billing_failed,
     invoice_finalize,
     invoice_mark_paid,
     invoice_mark_uncollectible,
@@ -20,6 +22,9 @@ from .lifecycle import (
 __all__ = [
     "Actor",
     "EmailResult",
+    "draft_refresh_if_old",
+    "drafts_refresh",
+    "invoice_billing_failed",
     "invoice_email_send",
     "invoice_finalize",
     "invoice_mark_paid",
