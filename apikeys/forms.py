@@ -21,6 +21,8 @@ SCOPE_HELP = {
     "plans.write": "create and change plans",
     "customers.read": "read customers",
     "customers.write": "create and change customers",
+    "billing_entities.read": "read billing entities (who bills)",
+    "billing_entities.write": "create and change billing entities",
     "subscriptions.read": "read subscriptions",
     "subscriptions.write": "create and cancel subscriptions",
     "invoices.read": "read invoices and PDFs",

@@ -197,9 +197,12 @@ def invoice_detail(request, pk):
         raise Http404("No such invoice") from None
     lines = list(invoice.lines.all())
     offered = _offered(invoice, request.user)
+    seller, bill_to = selectors.invoice_parties(invoice)
     context = {
         "invoice": invoice,
         "lines": lines,
+        "seller": seller,
+        "bill_to": bill_to,
         "usage_links": "invoice",
         "audit": list(invoice.audit.all()),
         "late": selectors.late_usage(invoice),
@@ -217,7 +220,7 @@ def invoice_detail(request, pk):
 
 @require(perms.VIEW_INVOICE)
 def invoice_pdf_download(request, pk):
-    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    invoice = get_object_or_404(Invoice.objects.select_related("customer", "billing_entity"), pk=pk)
     name = invoice.number or f"draft-{str(invoice.pk)[:8]}"
     response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
@@ -230,7 +233,7 @@ def _action_view(action: Action):
 
     @require(action.permission)
     def view(request, pk):
-        invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+        invoice = get_object_or_404(Invoice.objects.select_related("customer", "billing_entity"), pk=pk)
         form = None
         if action.form_class:
             form = action.form_class(request.POST or None, initial={"paid_on": timezone.now().date()})

@@ -21,6 +21,7 @@ from apikeys.scopes import SCOPES
 from apikeys.services import api_key_revoke
 from invoicing.models import Invoice, InvoiceLine
 from tests.factories import (
+    default_entity,
     CustomerFactory,
     MeterFactory,
     PlanFactory,
@@ -175,6 +176,7 @@ def world(db):
     subscription = SubscriptionFactory(customer=customer, plan=plan, start_date=start)
     event = UsageEventFactory(meter=meter, customer=customer, quantity=Decimal("3"), timestamp=now - dt.timedelta(hours=1))
     invoice = Invoice.objects.create(
+        billing_entity=default_entity(),
         customer=customer, subscription=subscription, kind="INTERIM", status="DRAFT", currency="USD",
         period_start=start, period_end=now - dt.timedelta(minutes=5),
     )  # fmt: skip

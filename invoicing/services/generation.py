@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, Q, Sum, prefetch_related_objects
+from django.db.models import F, Prefetch, Q, Sum, prefetch_related_objects
 
 from catalog.models import Charge
 from customers.choices import BILLABLE_STATUSES, SubscriptionStatus
@@ -243,6 +243,7 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
             {
                 "id": invoice_id,
                 "customer_id": sub.customer_id,
+                "billing_entity_id": sub.customer_billing_entity_id,
                 "subscription_id": sub.pk,
                 "kind": InvoiceKind.PERIOD,
                 "status": InvoiceStatus.DRAFT,
@@ -292,6 +293,8 @@ def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> in
                 .filter(status__in=BILLABLE_STATUSES, current_period_end__lte=now)
                 .filter(Q(billing_retry_at__isnull=True) | Q(billing_retry_at__lte=now))
                 .select_related("plan")
+                # Who bills each invoice: the customer's entity, read in the same statement.
+                .annotate(customer_billing_entity_id=F("customer__billing_entity_id"))
                 .order_by("current_period_end")[:batch_size]
             )
             if not batch:
@@ -373,6 +376,7 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
     drafts = compute_windows([window])[0]
     invoice = Invoice(
         customer_id=subscription.customer_id,
+        billing_entity_id=subscription.customer.billing_entity_id,
         subscription=subscription,
         kind=InvoiceKind.INTERIM,
         status=InvoiceStatus.DRAFT,
