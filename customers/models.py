@@ -62,11 +62,6 @@ class BillingEntity(models.Model):
         return self.logo
 
 
-def default_billing_entity_id():
-    """The default entity's id: a customer made without one (ingestion, a factory) belongs to it."""
-    return BillingEntity.objects.filter(is_default=True).values_list("pk", flat=True).first()
-
-
 @tracked()
 class Customer(models.Model):
     """Someone who is billed. `external_id` is the client's own identifier, used by event ingestion.
@@ -79,9 +74,8 @@ class Customer(models.Model):
     name = models.CharField(max_length=200, blank=True, default="")
     email = models.EmailField(blank=True, default="")
     external_id = models.CharField(max_length=255, unique=True)
-    billing_entity = models.ForeignKey(
-        BillingEntity, on_delete=models.PROTECT, related_name="customers", default=default_billing_entity_id
-    )
+    # Who bills the customer; the services put a new customer in the default entity unless told otherwise.
+    billing_entity = models.ForeignKey(BillingEntity, on_delete=models.PROTECT, related_name="customers")
     legal_name = models.CharField(max_length=200, blank=True, default="", help_text="Printed on invoices; blank: the name.")
     invoice_email = models.EmailField(blank=True, default="", help_text="Invoices are sent here; blank: the email.")
     cc_emails = ArrayField(models.EmailField(), blank=True, default=list, help_text="Copied on invoice emails.")

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from catalog.choices import BillingInterval
-from customers.details import LOGO_MAX_BYTES, NET_DAYS_MAX
+from customers.details import NET_DAYS_MAX
 from customers.models import BillingEntity, Customer, Subscription
 from fluxbill.core.fields import InputSerializer, JSONObjectField
 
@@ -72,7 +72,7 @@ class BillingEntityInput(AddressInput):
     phone = _text(50)
     tax_id = _text(50, "VAT or tax number, checked for the country.")
     logo = serializers.CharField(
-        required=False, allow_blank=True, max_length=LOGO_MAX_BYTES * 4 // 3 + 100,
+        required=False, allow_blank=True,  # its size is checked by the service, which says the limit in KiB
         help_text="A base64 data URI (data:image/png;base64,…): PNG, JPEG or SVG, at most 256 KiB; \"\" removes it.",
     )
     payment_instructions = _text(5000)

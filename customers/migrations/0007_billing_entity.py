@@ -274,12 +274,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customer',
             name='billing_entity',
-            field=models.ForeignKey(default=customers.models.default_billing_entity_id, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='customers', to='customers.billingentity'),
+            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='customers', to='customers.billingentity'),
         ),
         migrations.AddField(
             model_name='customerhistory',
             name='billing_entity',
-            field=models.ForeignKey(db_constraint=False, default=customers.models.default_billing_entity_id, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='customers.billingentity'),
+            field=models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='customers.billingentity'),
         ),
         migrations.AddField(
             model_name='billingentityhistory',
@@ -315,12 +315,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='customer',
             name='billing_entity',
-            field=models.ForeignKey(default=customers.models.default_billing_entity_id, on_delete=django.db.models.deletion.PROTECT, related_name='customers', to='customers.billingentity'),
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='customers', to='customers.billingentity'),
         ),
         migrations.AlterField(
             model_name='customerhistory',
             name='billing_entity',
-            field=models.ForeignKey(db_constraint=False, default=customers.models.default_billing_entity_id, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='customers.billingentity'),
+            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='customers.billingentity'),
         ),
         migrations.RemoveField(
             model_name='customer',

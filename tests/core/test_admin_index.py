@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 FINANCE_SECTIONS = {
     "Catalog": ["Meters", "Plans", "Charges"],
-    "Customers": ["Customers", "Subscriptions"],
+    "Customers": ["Customers", "Subscriptions", "Billing entities"],
     "Billing": ["Invoices", "Usage events"],
     "Keys": ["API keys"],
 }
