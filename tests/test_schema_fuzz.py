@@ -40,6 +40,7 @@ from customers.services import subscription_create
 from fluxbill.wsgi import application
 from invoicing.services import Actor, invoice_finalize, subscription_generate_interim
 from tests.factories import (
+    BillingEntityFactory,
     CustomerFactory,
     FixedChargeFactory,
     MeterFactory,
@@ -79,7 +80,11 @@ class World:
                 {"up_to": None, "unit_price": "0.5", "flat_amount": "1"},
             ],
         )
-        customers = [CustomerFactory(external_id=f"acme-{tag}"), CustomerFactory(external_id=f"mute-{tag}", email="")]
+        entity = BillingEntityFactory(name=f"EU {tag}", invoice_prefix=f"EU{tag}".upper()[:16])
+        customers = [
+            CustomerFactory(external_id=f"acme-{tag}", billing_entity=entity),
+            CustomerFactory(external_id=f"mute-{tag}", email=""),
+        ]
         subscriptions = [
             subscription_create(customer=customer, plan=plan, now=now, start_date=now - timedelta(days=3))
             for customer in customers
@@ -96,6 +101,7 @@ class World:
         ids = lambda rows: [str(row.pk) for row in rows]  # noqa: E731
         self.paths = {
             "/api/v1/api-keys/": ids([spare_key]),  # not the fuzzer's own: revoking it would end the run
+            "/api/v1/billing-entities/": ids([entity]) + [entity.name],
             "/api/v1/customers/": ids(customers) + [c.external_id for c in customers],
             "/api/v1/events/": ids(events),
             "/api/v1/features/": ids([count, total]),
@@ -106,6 +112,7 @@ class World:
         }
         self.fields = {
             "customer_id": ids(customers) + [c.external_id for c in customers],
+            "billing_entity_id": ids([entity]) + [entity.name],
             "plan_id": ids([plan]) + [plan.lookup_id],
             "meter_id": ids([count, total]),
             "meter_token": [str(count.token), str(total.token)],
