@@ -174,6 +174,21 @@ def test_the_pdf_prints_seller_bill_to_and_payment_instructions(tmp_path):
 
 
 @pytest.mark.django_db
+def test_the_email_says_how_to_pay_the_seller():
+    eu = _eu()
+    billing_entity_update(entity=eu, data={"payment_instructions": "IBAN DE89 & BIC COBADEFFXXX"})
+    invoice = invoice_finalize(invoice=_draft(eu, email="ap@kunde.de"), now=NOW, actor=ACTOR)
+    mail.outbox.clear()
+
+    invoice_email_send(invoice=invoice, now=NOW, actor=ACTOR)
+
+    (message,) = mail.outbox
+    assert "How to pay:\nIBAN DE89 & BIC COBADEFFXXX" in message.body  # plain text: not HTML-escaped
+    assert "IBAN DE89 &amp; BIC COBADEFFXXX" in message.alternatives[0][0]
+    assert message.attachments[0][0] == "EU-2026-000001.pdf"
+
+
+@pytest.mark.django_db
 def test_the_email_goes_to_the_invoice_email_with_the_cc_addresses():
     invoice = invoice_finalize(
         invoice=_draft(email="hello@kunde.de", invoice_email="ap@kunde.de", cc_emails=["cfo@kunde.de", "ap@kunde.de"]),
@@ -185,6 +200,7 @@ def test_the_email_goes_to_the_invoice_email_with_the_cc_addresses():
 
     (message,) = mail.outbox
     assert (message.to, message.cc) == (["ap@kunde.de"], ["cfo@kunde.de"])  # the To address is not copied again
+    assert message.body.rstrip().endswith("Thank you.\nFluxbill")  # signed by the seller, the default entity
     # Without an invoice email, the customer's email.
     other = invoice_finalize(invoice=_draft(email="hello@other.de"), now=NOW, actor=ACTOR)
     invoice_email_send(invoice=other, now=NOW, actor=ACTOR)
