@@ -224,10 +224,12 @@ def load(cursor, *, subscriptions: int, events: int, start, end, meters, plans) 
     )
     cursor.execute(
         """
-        INSERT INTO customers_customer (id, name, email, external_id, address, metadata, created_at, updated_at)
-        SELECT id, 'Bench customer ' || idx, 'bench' || idx || '@example.com', 'bench-cust-' || idx,
-               '1 Bench Street', '{}', now(), now()
-        FROM bench_customer
+        INSERT INTO customers_customer (id, name, email, external_id, metadata, created_at, updated_at, billing_entity_id,
+                                        legal_name, invoice_email, cc_emails, address_line1, address_line2, city, state,
+                                        postal_code, country, tax_id)
+        SELECT bench_customer.id, 'Bench customer ' || idx, 'bench' || idx || '@example.com', 'bench-cust-' || idx,
+               '{}', now(), now(), e.id, '', '', '{}', '1 Bench Street', '', '', '', '', '', ''
+        FROM bench_customer, (SELECT id FROM customers_billingentity WHERE is_default) e
         """
     )
     cursor.execute(
