@@ -88,8 +88,8 @@ def billing_entity_default_ensure(sender=None, using: str = "default", apps=None
     if model.objects.using(using).filter(is_default=True).exists():
         return
     model.objects.using(using).create(
-        name="Default", legal_name="Fluxbill", invoice_prefix="INV", net_days=settings.FLUXBILL_INVOICE_NET_DAYS,
-        is_default=True,
+        name="Default", legal_name=getattr(settings, "FLUXBILL_LEGAL_NAME", "") or "Fluxbill", invoice_prefix="INV",
+        net_days=settings.FLUXBILL_INVOICE_NET_DAYS, is_default=True,
     )
 
 
@@ -327,6 +327,7 @@ def _entity_conflicts(data: dict) -> dict:
         "customers_billingentity_invoice_prefix_key": (
             f"Another billing entity numbers its invoices with '{data.get('invoice_prefix')}'", "invoice_prefix"
         ),
+        "billing_entity_one_default": ("Another billing entity was made the default meanwhile; try again", "is_default"),
     }
 
 
@@ -356,7 +357,12 @@ def billing_entity_clean(data: dict, *, current: BillingEntity | None = None) ->
 
 
 def _default_take(entity: BillingEntity) -> None:
-    """Make `entity` the only default: the other one stops being it first (the partial unique index allows one)."""
+    """Make `entity` the only default: the other one stops being it first (the partial unique index allows one).
+
+    Two entities made the default at once queue on a transaction-scoped advisory lock, so the second's UPDATE
+    runs after the first committed and sees its new default (otherwise both would pass, and the index refuse one)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('customers:billing-entity-default', 0))")
     BillingEntity.objects.filter(is_default=True).exclude(pk=entity.pk).update(is_default=False)
 
 
@@ -369,7 +375,6 @@ def billing_entity_create(*, data: dict) -> BillingEntity:
     cleaned = billing_entity_clean(data)
     entity = BillingEntity(**cleaned)
     if entity.is_default:
-        BillingEntity.objects.select_for_update().filter(is_default=True).values_list("pk", flat=True).first()
         _default_take(entity)
     with unique_or_conflict(_entity_conflicts(cleaned)):
         entity.save()

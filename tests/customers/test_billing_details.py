@@ -134,3 +134,49 @@ def test_an_svg_logo_is_taken_and_a_mislabelled_one_is_not():
     with pytest.raises(InvalidInput) as refused:
         logo_clean("data:image/jpeg;base64," + base64.b64encode(svg).decode())
     assert (refused.value.field, refused.value.message) == ("logo", "logo: the data is not a image/jpeg image")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_entities_made_the_default_at_once_leave_exactly_one_default():
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from customers.models import BillingEntity
+    from customers.services import billing_entity_update
+
+    first, second = BillingEntityFactory(name="A", invoice_prefix="A"), BillingEntityFactory(name="B", invoice_prefix="B")
+    taken, release, errors = threading.Event(), threading.Event(), []
+
+    def make_first_default():
+        try:
+            with transaction.atomic():
+                billing_entity_update(entity=first, data={"is_default": True})
+                taken.set()
+                release.wait(timeout=10)  # still uncommitted while the other tries
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def make_second_default():
+        try:
+            taken.wait(timeout=10)
+            billing_entity_update(entity=second, data={"is_default": True})
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=make_first_default), threading.Thread(target=make_second_default)]
+    for thread in threads:
+        thread.start()
+    taken.wait(timeout=10)
+    time.sleep(0.5)  # the second is waiting for the first by now
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert list(BillingEntity.objects.filter(is_default=True).values_list("name", flat=True)) == ["B"]  # the later wins
