@@ -82,9 +82,12 @@ def billing_details_clean(values: dict, *, current=None) -> dict:
 
 def billing_entity_default_ensure(sender=None, using: str = "default", apps=None, **kwargs) -> None:
     """post_migrate: create the default billing entity when none is (a flushed database); no-op otherwise."""
-    model = apps.get_model("customers", "BillingEntity") if apps is not None else BillingEntity
+    try:
+        model = apps.get_model("customers", "BillingEntity") if apps is not None else BillingEntity
+    except LookupError:
+        return  # migrated back past the model
     if model._meta.db_table not in connections[using].introspection.table_names():
-        return  # migrated back past the table
+        return
     if model.objects.using(using).filter(is_default=True).exists():
         return
     model.objects.using(using).create(

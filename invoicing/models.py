@@ -15,7 +15,9 @@ def _money_field(**kwargs) -> models.DecimalField:
     return models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs)
 
 
-@tracked()
+# Not the seller snapshot: it is written once, at finalization, and carries the entity's logo (up to 256 KiB),
+# which the entity's own history already records.
+@tracked(exclude=("seller_snapshot",))
 class Invoice(models.Model):
     """A bill for one subscription period (PERIOD), part of one (INTERIM), or made by hand (MANUAL).
 
