@@ -34,7 +34,8 @@ def invoice_pdf_render(invoice: Invoice) -> bytes:
     """Render the PDF now (seconds for thousands of lines). Callers other than `invoice_pdf` are tests."""
     from weasyprint import HTML
 
-    html = render_to_string("invoicing/invoice_pdf.html", {"invoice": invoice, "lines": list(invoice.lines.all())})
+    lines = list(invoice.lines.select_related("meter", "charge"))
+    html = render_to_string("invoicing/invoice_pdf.html", {"invoice": invoice, "lines": lines})
     return HTML(string=html).write_pdf()
 
 

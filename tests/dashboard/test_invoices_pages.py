@@ -289,9 +289,11 @@ def test_invoice_page_shows_document_with_tiers_audit_and_email_status(support_c
     body = response.content.decode()
     assert f"Invoice {invoice.number}" in body
     assert "$12.00" in body and "$125.00" in body and "$137.00" in body
-    # the graduated breakdown: 100 units at 1, 50 at 0.5
-    assert "0 – 100</td>\n      <td class=\"num\">100</td>\n      <td class=\"num\">1</td>\n      <td class=\"num\">100</td>" in body
-    assert "100 – ∞</td>\n      <td class=\"num\">50</td>\n      <td class=\"num\">0.5</td>\n      <td class=\"num\">25</td>" in body
+    # the graduated breakdown in the currency: 100 units at $1.00, 50 at $0.50
+    row = '<td>{}</td>\n      <td class="num">{}</td>\n      <td class="num">{}</td>\n      <td class="num">{}</td>'
+    assert row.format("0 – 100", "100 units", "$1.00", "$100.00") in body
+    assert row.format("100 – ∞", "50 units", "$0.50", "$25.00") in body
+    assert "Open" not in body.split('class="invoice-document')[1].split("</article>")[0]  # no internal words
     assert [(e.action, e.actor) for e in response.context["audit"]] == [("created", "task:rollover"), ("finalized", "task:finalize")]
     assert "task:rollover" in body
     assert "Not sent" in body  # the email goes out after commit, by the worker
