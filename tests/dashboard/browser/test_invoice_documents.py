@@ -1,0 +1,235 @@
+"""The document a customer receives (issue 16 §5), looked at: a few representative invoices are built through the
+real services, their PDFs rendered, and every page turned into a PNG (poppler's pdftoppm) in
+test-artifacts/screenshots/invoices/, beside the PDFs, for people to look at. The dashboard page of one is
+screenshotted in Chromium. The text pypdf extracts is asserted: seller, bill-to, totals, tax rows, stamps.
+
+Money fields and parties other helpers are adding (tax_summary, credit_applied, seller_snapshot …) are set on the
+in-memory invoice before rendering, so these documents show them before and after those land; amounts below
+are worked out by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+from pypdf import PdfReader
+
+from catalog.choices import PricingModel
+from invoicing.models import Invoice
+from invoicing.services import (
+    invoice_finalize,
+    invoice_mark_paid,
+    invoice_pdf_render,
+    invoice_regenerate,
+    subscriptions_rollover,
+)
+from invoicing.services.document import printed_lines
+from tests.invoicing.builders import ACTOR, event, plan_with, subscribe, utc
+
+from .conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+OUT = SCREENSHOTS / "invoices"
+JAN, FEB = utc(2025, 1, 1), utc(2025, 2, 1)
+ISSUED = utc(2025, 2, 1, 2)
+D = Decimal
+
+LOGO = "data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40"><rect width="40" height="40" rx="8" fill="#2f6fed"/>'
+    b'<text x="50" y="28" font-family="DejaVu Sans" font-size="22" fill="#1b1f24">Fluxbill</text></svg>'
+).decode()
+SELLER = {
+    "name": "Fluxbill", "legal_name": "Fluxbill Software GmbH", "address_lines": ["Hauptstraße 1", "10115 Berlin"],
+    "country": "Germany", "tax_id": "DE123456789", "email": "billing@fluxbill.example", "phone": "+49 30 1234567",
+    "payment_instructions": "Bank transfer to IBAN DE89 3704 0044 0532 0130 00, BIC COBADEFFXXX.\nReference: the invoice number.",
+    "footer": "Fluxbill Software GmbH · Amtsgericht Berlin HRB 123456 · Managing director: A. Example", "logo": LOGO,
+}  # fmt: skip
+
+
+def _show(invoice, **values):
+    """Set document fields on the in-memory invoice (those other helpers are adding need not exist yet)."""
+    for name, value in values.items():
+        setattr(invoice, name, value)
+    return invoice
+
+
+def _bill(plan, units: dict, **customer_fields):
+    """A subscription for January 2025, usage on each charge, rolled over and finalized: the OPEN invoice."""
+    sub = subscribe(plan, JAN, **customer_fields)
+    for charge, quantity in units.items():
+        event(charge, sub.customer, quantity, utc(2025, 1, 15))
+    subscriptions_rollover(now=FEB, actor=ACTOR)
+    draft = Invoice.objects.get(subscription=sub, period_start=JAN)
+    return invoice_finalize(invoice=draft, now=ISSUED, actor=ACTOR)
+
+
+def _render(invoice, name: str) -> tuple[str, int]:
+    """The PDF and one PNG per page in OUT; (the PDF's text, its page count)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    for stale in OUT.glob(f"{name}*"):
+        stale.unlink()
+    pdf = invoice_pdf_render(invoice)
+    (OUT / f"{name}.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "80", str(OUT / f"{name}.pdf"), str(OUT / name)], check=True, timeout=120)
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    assert len(list(OUT.glob(f"{name}-*.png"))) == len(pages)
+    return "\n".join(page.extract_text() for page in pages), len(pages)
+
+
+def _flat(text: str) -> str:
+    """The text without whitespace: pypdf's spacing follows the glyphs' positions ("T ax", "Amount due$54.00"),
+    so snippets are compared squashed (see `_has`)."""
+    return re.sub(r"\s+", "", text)
+
+
+def _has(flat: str, *snippets: str) -> bool:
+    missing = [s for s in snippets if _flat(s) not in flat]
+    assert not missing, f"not in the PDF text: {missing}"
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _pdftoppm():
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm is missing: apt-get install -y poppler-utils (.ci/run does)")
+
+
+def test_forty_lines_three_tax_rates_run_to_several_pages_with_seller_bill_to_and_totals():
+    # Charge i (1…40) at $0.0025 per call with 1,000·i + 500 calls: 2.5·i + 1.25 dollars, $3.75 … $101.25.
+    # Σ = 2.5 · 820 + 40 · 1.25 = $2,100.00.
+    usage = [{"unit_price": D("0.0025"), "display_name": f"API calls, region {i:02d}"} for i in range(1, 41)]
+    plan, fixed, charges = plan_with(usage=usage)
+    for charge in charges:
+        charge.meter.unit = "calls"
+        charge.meter.save()
+    invoice = _bill(plan, {c: 1000 * i + 500 for i, c in enumerate(charges, start=1)},
+                    name="Acme Corp", email="ap@acme.example", address="1 Main Street\nSpringfield, IL 62701")  # fmt: skip
+    assert invoice.total == D("2100.00")
+    # Rates by i mod 3: 1 → 7% on i = 1, 4 … 40 (Σi = 287): 2.5·287 + 14·1.25 = $735.00 → $51.45;
+    # 2 → 0% on i = 2 … 38 (Σi = 260): $666.25 → $0.00; 0 → 19% on i = 3 … 39 (Σi = 273): $698.75 → $132.7625 → $132.76.
+    # Tax $184.21, total $2,284.21, $100.00 of credit applied: $2,184.21 due.
+    _show(invoice, seller_snapshot=SELLER, tax_total=D("184.21"), total=D("2284.21"), credit_applied=D("100.00"),
+          amount_remaining=D("2184.21"), tax_summary=[
+              {"code": "DE-VAT-19", "name": "VAT 19%", "rate": "0.19", "taxable_amount": "698.75", "tax_amount": "132.76"},
+              {"code": "DE-VAT-7", "name": "VAT 7%", "rate": "0.07", "taxable_amount": "735.00", "tax_amount": "51.45"},
+              {"code": "DE-VAT-0", "name": "VAT 0%", "rate": "0", "taxable_amount": "666.25", "tax_amount": "0.00"},
+          ])  # fmt: skip
+    text, pages = _render(invoice, "forty-lines")
+    flat = _flat(text)
+    assert pages > 1
+    assert _has(flat, f"Page 1 of {pages}", f"Page {pages} of {pages}")
+    assert text.count("Description") == pages  # the table header on every page
+    assert _has(flat, "Fluxbill Software GmbH", "DE123456789", "Hauptstraße 1")
+    assert _has(flat, "Acme Corp", "Springfield, IL 62701")
+    assert _has(flat, "INV-2025-000001", "2025-01-01 – 2025-01-31", "USD")
+    assert _has(flat, "40,500 calls $0.0025 $101.25")
+    assert _has(flat, "1,500 calls $0.0025 $3.75")
+    assert _has(flat, "Subtotal $2,100.00")
+    assert _has(flat, "VAT 19% 19% $698.75 $132.76", "VAT 7% 7% $735.00 $51.45", "VAT 0% 0% $666.25 $0.00")
+    assert _has(flat, "Total $2,284.21", "Credits applied −$100.00", "Amount due $2,184.21")
+    assert _has(flat, "IBAN DE89", "Amtsgericht Berlin")
+    assert "Open" not in flat and "Endofperiod" not in flat  # no internal words
+
+
+def test_tiers_in_the_currency_add_up_to_their_lines_and_paid_is_stamped_with_its_date():
+    tiers = [{"up_to": "1000", "unit_price": "0.004692"}, {"up_to": "2000", "unit_price": "0.03"},
+             {"up_to": None, "unit_price": "0.029998"}]  # fmt: skip
+    plan, _, (graduated, volume, package) = plan_with(fixed="49.00", usage=[
+        {"pricing_model": PricingModel.GRADUATED, "tiers": tiers, "free_units": D(500), "display_name": "API calls"},
+        {"pricing_model": PricingModel.VOLUME, "display_name": "Seats",
+         "tiers": [{"up_to": "10", "unit_price": "12.00"}, {"up_to": None, "unit_price": "9.50", "flat_amount": "5.00"}]},
+        {"pricing_model": PricingModel.PACKAGE, "package_size": D(100), "package_price": D("2.50"), "display_name": "Storage"},
+    ])  # fmt: skip
+    # API calls: 3,500 less 500 free = 3,000 → 4.692 + 30.00 + 29.998 = $64.69, printed 4.69 + 30.00 + 30.00.
+    # Seats: 25 in the open tier: 25 × 9.50 + 5.00 = $242.50. Storage: ceil(1,234,567.5 / 100) = 12,346 × 2.50 = $30,865.00.
+    # With the $49.00 fee: $31,221.19.
+    invoice = _bill(plan, {graduated: 3500, volume: 25, package: "1234567.5"}, name="Tiered Ltd", email="ap@tiered.example")
+    assert invoice.total == D("31221.19")
+    invoice = invoice_mark_paid(invoice=invoice, now=utc(2025, 2, 20), actor=ACTOR, paid_at=utc(2025, 2, 20))
+    _show(invoice, seller_snapshot=SELLER)
+    text, _ = _render(invoice, "tiers-paid")
+    flat = _flat(text)
+    assert _has(flat, "Free units 500 units $0.00")
+    assert _has(flat, "0 – 1,000 1,000 units $0.004692 $4.69")
+    assert _has(flat, "1,000 – 2,000 1,000 units $0.03 $30.00", "2,000 – ∞ 1,000 units $0.029998 $30.00")
+    assert _has(flat, "API calls (500 free units) 3,500 units $64.69")
+    assert "4.692" not in flat and "29.998$" not in flat and "$29.998" not in flat  # no unrounded tier amounts
+    assert _has(flat, "10 – ∞ 25 units $9.50 + $5.00 flat $242.50")
+    assert _has(flat, "1,234,567.5 units", "12,346 packages of 100 units 12,346 $2.50 per package $30,865.00")
+    assert _has(flat, "Total $31,221.19", "Amount paid −$31,221.19", "Amount due $0.00")
+    assert _has(flat, "PAID", "2025-02-20")
+    invoice.refresh_from_db()
+    for line in printed_lines(invoice.lines.select_related("meter", "charge"), "USD"):
+        if line.rows:
+            assert sum(row.amount for row in line.rows) == line.amount, line.description
+
+
+def test_reverse_charge_in_euros_names_both_tax_ids():
+    plan, _, (charge,) = plan_with(currency="EUR", fixed="500.00", usage=[{"unit_price": D("0.12"), "display_name": "Compute hours"}])
+    # 500.00 + 1,250 × 0.12 = 150.00 → €650.00, no VAT charged: reverse charge.
+    invoice = _bill(plan, {charge: 1250}, name="Société Exemple SAS", email="compta@exemple.fr",
+                    address="12 rue de la Paix\n75002 Paris")  # fmt: skip
+    _show(invoice, seller_snapshot=SELLER, reverse_charge=True, tax_total=D("0.00"), customer_snapshot={
+        **invoice.customer_snapshot, "legal_name": "Société Exemple SAS", "tax_id": "FR40303265045",
+        "address_lines": ["12 rue de la Paix", "75002 Paris"], "country": "France"}, tax_summary=[
+        {"code": "EU-RC", "name": "VAT reverse charge", "rate": "0", "taxable_amount": "650.00", "tax_amount": "0.00"}])  # fmt: skip
+    text, _ = _render(invoice, "reverse-charge-eur")
+    flat = _flat(text)
+    assert _has(flat, "Reverse charge: VAT to be accounted for by the recipient")
+    assert _has(flat, "FR40303265045", "DE123456789", "France")
+    assert _has(flat, "Total €650.00", "Amount due €650.00", "EUR")
+
+
+def test_yen_with_a_sub_yen_price_and_a_replacement_that_names_the_voided_invoice():
+    plan, _, (charge,) = plan_with(currency="JPY", fixed="1200", usage=[{"unit_price": D("0.5"), "display_name": "API calls"}])
+    # ¥1,200 + 12,345 × ¥0.5 = ¥6,172.5 → ¥6,173 (half up): ¥7,373.
+    original = _bill(plan, {charge: 12345}, name="Tanaka Trading K.K.", email="keiri@tanaka.example",
+                     address="1-2-3 Marunouchi\nChiyoda-ku, Tokyo 100-0005")  # fmt: skip
+    assert original.total == D("7373")
+    event(charge, original.customer, 1, utc(2025, 1, 20))  # late usage: 12,346 × 0.5 = ¥6,173, the same total
+    replacement = invoice_regenerate(invoice=original, now=utc(2025, 2, 3), actor=ACTOR)
+    original.refresh_from_db()
+    _show(original, seller_snapshot=SELLER)
+    _show(replacement, seller_snapshot=SELLER)
+    text, _ = _render(original, "jpy-voided")
+    assert _has(_flat(text), "VOID", "2025-02-03", "Amount due ¥0")
+    text, _ = _render(replacement, "jpy-replacement")
+    flat = _flat(text)
+    assert _has(flat, f"Replaces {original.number}", f"Invoice {replacement.number}")
+    assert _has(flat, "12,346 units ¥0.5 ¥6,173", "Total ¥7,373") and "¥7,373.00" not in flat
+
+
+def test_a_very_long_address_and_a_draft_watermark(finance_page, screenshot):
+    plan, _, (charge,) = plan_with(fixed="99.00", usage=[{"unit_price": D("0.001"), "display_name": "Events"}])
+    sub = subscribe(plan, JAN, name="The Extraordinarily Long-Named International Consolidated Holdings Group "
+                                       "Limited Liability Partnership of Greater Metropolitan Areas",
+                    email="accounts-payable-department@extraordinarily-long-domain-name.example",
+                    address="Building 7, Floor 23, Suite 2301-2317, Attention: Accounts Payable Department, Invoice Desk\n"
+                            "The Very Long Business Park Avenue of the Americas and Surrounding Territories 1234567\n"
+                            "Northwest Industrial and Commercial Development District Number Fourteen\n"
+                            "Springfield Metropolitan Area, State of Somewhere 12345-6789\nUnited States of America")  # fmt: skip
+    event(charge, sub.customer, 123456, utc(2025, 1, 15))  # 123,456 × $0.001 = $123.456 → $123.46; + $99.00 = $222.46
+    subscriptions_rollover(now=FEB, actor=ACTOR)
+    draft = Invoice.objects.get(subscription=sub)
+    _show(draft, seller_snapshot=SELLER)
+    text, _ = _render(draft, "long-address-draft")
+    flat = _flat(text)
+    assert _has(flat, "Draft invoice", "DRAFT", "not issued yet")
+    assert _has(flat, "Surrounding Territories 1234567", "United States of America")
+    assert _has(flat, "123,456 units $0.001 $123.46", "Total $222.46", "Amount due $222.46")
+
+    # The same draft on the dashboard: the document inside the page, the status in the page's own chrome.
+    finance_page.goto(f"/invoices/{draft.pk}/")
+    document = finance_page.locator("article.invoice-document")
+    expect(document.locator(".doc-watermark")).to_have_text("DRAFT")
+    expect(document.locator("tr.doc-due")).to_contain_text("$222.46")
+    expect(finance_page.locator(".badge.DRAFT")).to_be_visible()
+    screenshot(finance_page, "invoices/long-address-draft-dashboard")
