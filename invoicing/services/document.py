@@ -73,6 +73,15 @@ class PrintedLine:
     unit_price: str
     amount: Decimal
     rows: list[PrintedRow] = field(default_factory=list)
+    tax_rates: str = ""  # the rates the line is taxed at ("19%"), when the tax step has run
+
+
+class PrintedLines(list):
+    """The printed lines; `taxed` says whether any carries tax rates (the table then has a Tax column)."""
+
+    @property
+    def taxed(self) -> bool:
+        return any(line.tax_rates for line in self)
 
 
 def _meter_unit(line) -> str:
@@ -140,6 +149,7 @@ def printed_line(line, currency: str) -> PrintedLine:
     printed = PrintedLine(
         line=line, description=line.description, quantity=shown_quantity, unit_price=unit_price,
         amount=Decimal(line.amount),
+        tax_rates=", ".join(_percent(tax.get("rate")) for tax in (getattr(line, "taxes", None) or [])),
     )  # fmt: skip
     if kind != LineKind.USAGE:
         return printed
@@ -168,8 +178,8 @@ def printed_line(line, currency: str) -> PrintedLine:
     return printed
 
 
-def printed_lines(lines, currency: str) -> list[PrintedLine]:
-    return [printed_line(line, currency) for line in lines]
+def printed_lines(lines, currency: str) -> PrintedLines:
+    return PrintedLines(printed_line(line, currency) for line in lines)
 
 
 # Parties ---------------------------------------------------------------------------------------------------------

@@ -200,3 +200,14 @@ def test_drafts_carry_the_watermark_and_voided_invoices_the_stamp(db, status, wo
     html = render_to_string("invoicing/invoice_document.html", {"invoice": draft, "lines": list(draft.lines.all())})
     assert f">{word}<" in html or f">{word}<small>2025-02-03" in html
     assert "Interim" not in html and "End of period" not in html
+
+
+def test_lines_taxed_at_their_rates_get_a_tax_column():
+    line = LineDraft(kind=LineKind.FIXED, description="Platform fee", amount=D("49.00"), quantity=D(1),
+                     unit_price=D("49.00"))  # fmt: skip
+    html = render_to_string("invoicing/lines_table.html", {"lines": [line], "currency": "USD", "total": D("49.00")})
+    assert "<th class=\"num\">Tax</th>" not in html  # no taxes computed: no column
+    line.taxes = [{"code": "DE-VAT-19", "rate": "0.19", "amount": "9.31"}]
+    html = render_to_string("invoicing/lines_table.html", {"lines": [line], "currency": "USD", "total": D("49.00")})
+    assert "<th class=\"num\">Tax</th>" in html and '<td class="num">19%</td>' in html
+    assert '<th colspan="4">Total</th>' in html
