@@ -327,6 +327,22 @@ def test_invoice_page_queries_are_constant(finance_client, django_assert_max_num
         assert finance_client.get(f"/invoices/{invoice.pk}/").status_code == 200
 
 
+def test_invoice_page_queries_do_not_grow_with_lines_and_their_meters(finance_client, django_assert_max_num_queries):
+    from invoicing.choices import LineKind
+    from invoicing.models import InvoiceLine
+
+    invoice = _open()
+    for i in range(30):  # each line with its own meter (its unit is printed) and charge (its free units)
+        charge = UsageChargeFactory(display_name=f"Extra {i}", free_units=Decimal(5))
+        InvoiceLine.objects.create(
+            invoice=invoice, kind=LineKind.USAGE, charge=charge, meter=charge.meter, description=f"Extra {i} (5 free units)",
+            quantity=Decimal(15), unit_price=Decimal("0.01"), amount=Decimal("0.10"), position=10 + i,
+        )  # fmt: skip
+    with django_assert_max_num_queries(10):
+        body = finance_client.get(f"/invoices/{invoice.pk}/").content.decode()
+    assert body.count("Free units") == 30
+
+
 def test_unknown_invoice_is_404(finance_client):
     assert finance_client.get("/invoices/00000000-0000-0000-0000-000000000000/").status_code == 404
 
