@@ -211,3 +211,26 @@ def test_lines_taxed_at_their_rates_get_a_tax_column():
     html = render_to_string("invoicing/lines_table.html", {"lines": [line], "currency": "USD", "total": D("49.00")})
     assert "<th class=\"num\">Tax</th>" in html and '<td class="num">19%</td>' in html
     assert '<th colspan="4">Total</th>' in html
+
+
+def test_a_period_line_after_an_interim_prints_the_tiers_and_what_the_interim_billed(db):
+    from invoicing.services import subscription_generate_interim, subscriptions_rollover
+
+    plan, _, (charge,) = plan_with(usage=[{"pricing_model": PricingModel.GRADUATED, "tiers": TIERS}])
+    sub = subscribe(plan, utc(2025, 1, 1))
+    event(charge, sub.customer, 1000, utc(2025, 1, 5))
+    # The interim on Jan 10 prices 1,000 units in the first tier: 1,000 × 0.004692 = 4.692 → $4.69.
+    interim = subscription_generate_interim(subscription=sub, now=utc(2025, 1, 10), actor=ACTOR)
+    assert interim.total == D("4.69")
+    event(charge, sub.customer, 2000, utc(2025, 1, 20))
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+    period = Invoice.objects.get(subscription=sub, kind="PERIOD")
+    (line,) = period.lines.all()
+    # The period prices all 3,000 units ($64.69, as above) and bills $64.69 − $4.69 = $60.00.
+    assert line.amount == D("60.00")
+    printed = printed_line(line, "USD")
+    assert [(r.label, r.amount) for r in printed.rows] == [
+        ("0 – 1,000", D("4.69")), ("1,000 – 2,000", D("30.00")), ("2,000 – ∞", D("30.00")),
+        ("Less billed on interim invoices", D("-4.69")),
+    ]  # fmt: skip
+    assert sum(r.amount for r in printed.rows) == printed.amount == D("60.00")
