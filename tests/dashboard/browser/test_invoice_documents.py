@@ -48,8 +48,8 @@ LOGO = "data:image/svg+xml;base64," + base64.b64encode(
     b'<text x="50" y="28" font-family="DejaVu Sans" font-size="22" fill="#1b1f24">Fluxbill</text></svg>'
 ).decode()
 SELLER = {
-    "name": "Fluxbill", "legal_name": "Fluxbill Software GmbH", "address_lines": ["Hauptstraße 1", "10115 Berlin"],
-    "country": "Germany", "tax_id": "DE123456789", "email": "billing@fluxbill.example", "phone": "+49 30 1234567",
+    "name": "Fluxbill", "legal_name": "Fluxbill Software GmbH", "address_lines": ["Hauptstraße 1", "10115 Berlin", "Germany"],
+    "country": "DE", "tax_id": "DE123456789", "email": "billing@fluxbill.example", "phone": "+49 30 1234567",
     "payment_instructions": "Bank transfer to IBAN DE89 3704 0044 0532 0130 00, BIC COBADEFFXXX.\nReference: the invoice number.",
     "footer": "Fluxbill Software GmbH · Amtsgericht Berlin HRB 123456 · Managing director: A. Example", "logo": LOGO,
 }  # fmt: skip
@@ -195,7 +195,7 @@ def test_reverse_charge_in_euros_names_both_tax_ids():
                     address="12 rue de la Paix\n75002 Paris")  # fmt: skip
     _show(invoice, seller_snapshot=SELLER, reverse_charge=True, tax_total=D("0.00"), customer_snapshot={
         **invoice.customer_snapshot, "legal_name": "Société Exemple SAS", "tax_id": "FR40303265045",
-        "address_lines": ["12 rue de la Paix", "75002 Paris"], "country": "France"}, tax_summary=[
+        "address_lines": ["12 rue de la Paix", "75002 Paris", "France"], "country": "FR"}, tax_summary=[
         {"code": "EU-RC", "name": "VAT reverse charge", "rate": "0", "taxable_amount": "650.00", "tax_amount": "0.00"}])  # fmt: skip
     text, _ = _render(invoice, "reverse-charge-eur")
     flat = _flat(text)
