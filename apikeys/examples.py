@@ -11,6 +11,7 @@ from .scopes import ALL, USAGE_READ, USAGE_WRITE
 RESOURCE_PATHS = {
     "features": "/api/v1/features",
     "plans": "/api/v1/plans",
+    "tax_rates": "/api/v1/tax-rates",
     "customers": "/api/v1/customers",
     "subscriptions": "/api/v1/subscriptions",
     "invoices": "/api/v1/invoices",
@@ -24,6 +25,7 @@ WRITE_EXAMPLES = {
                                                "aggregation_type": "COUNT"}),
     "plans": ("POST", "/api/v1/plans", {"name": "Starter", "type": "USAGE", "billing_interval": "month",
                                         "currency": "USD"}),
+    "tax_rates": ("POST", "/api/v1/tax-rates", {"code": "VAT_DE", "name": "VAT 19%", "rate": "19"}),
     "customers": ("POST", "/api/v1/customers", {"name": "Acme Corp", "external_id": "acme-corp-001"}),
     "subscriptions": ("POST", "/api/v1/subscriptions", {"customer_id": "acme-corp-001", "plan_id": "<plan id>"}),
     "invoices": ("POST", "/api/v1/invoices/<invoice id>/finalize", None),

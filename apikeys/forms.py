@@ -19,6 +19,8 @@ SCOPE_HELP = {
     "features.write": "create and change meters",
     "plans.read": "read plans and charges",
     "plans.write": "create and change plans",
+    "tax_rates.read": "read tax rates",
+    "tax_rates.write": "create and change tax rates",
     "customers.read": "read customers",
     "customers.write": "create and change customers",
     "subscriptions.read": "read subscriptions",

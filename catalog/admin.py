@@ -19,8 +19,8 @@ from fluxbill.core.admin import (
     rows_table,
 )
 
-from . import services
-from .models import Charge, Plan
+from . import services, taxes
+from .models import Charge, Plan, TaxRate
 
 TIER_COLUMNS = (("up_to", "Up to"), ("unit_price", "Unit price"), ("flat_amount", "Flat amount"))
 
@@ -73,10 +73,14 @@ class PlanForm(ServiceForm):
 
     class Meta:
         model = Plan
-        fields = ["name", "lookup_id", "description", "type", "billing_interval", "currency", "trial_days", "active"]
+        fields = ["name", "lookup_id", "description", "type", "billing_interval", "currency", "trial_days", "active",
+                  "tax_rates", "tax_inclusive"]
+        help_texts = {"tax_rates": "Tax rate codes, comma-separated, for charges that name none (empty: the customer's)."}
 
     def check(self, data):
         # The services' normalized currency ("usd" → "USD") goes on to the save.
+        if "tax_rates" in data:
+            data["tax_rates"] = taxes.tax_rate_codes_check(data["tax_rates"])
         if self.instance._state.adding:
             data["currency"] = services.plan_create_check(currency=data["currency"], trial_days=data["trial_days"])
         else:
@@ -183,12 +187,15 @@ class ChargeForm(ServiceForm):
 
     class Meta:
         model = Charge
-        fields = ["plan", "type", "display_name", "amount", "meter", "pricing_model", "unit_price", "tiers", "package_size", "package_price", "free_units"]
+        fields = ["plan", "type", "display_name", "amount", "meter", "pricing_model", "unit_price", "tiers", "package_size", "package_price", "free_units", "tax_rates"]
+        help_texts = {"tax_rates": "Tax rate codes, comma-separated; empty: the plan's."}
 
     service_aliases = {"meter_id": "meter"}
 
     def check(self, data):
-        services.charge_build(**self.service_fields(data))
+        fields = self.service_fields(data)
+        data["tax_rates"] = taxes.tax_rate_codes_check(fields.pop("tax_rates"))
+        services.charge_build(**fields)
 
     @staticmethod
     def service_fields(data) -> dict:
@@ -234,3 +241,43 @@ class ChargeAdmin(ChargeMoney, HistoryAdmin, ServiceAdmin):
 
     def delete_model(self, request, obj):
         services.charge_delete(charge=obj)
+
+
+class TaxRateForm(ServiceForm):
+    class Meta:
+        model = TaxRate
+        fields = ["code", "name", "rate", "description", "active"]
+        help_texts = {"rate": "A percentage: 19 for 19 %. Changing it archives this rate and makes a new one."}
+
+    def check(self, data):
+        if self.instance._state.adding:
+            taxes._code_check(data.get("code"))
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(HistoryAdmin, ServiceAdmin):
+    """Tax rates, added and changed through catalog.taxes: a new percentage archives the row (issued invoices keep
+    what they were taxed at) and the page goes on with its successor."""
+
+    form = TaxRateForm
+    list_display = ["code", "name", "rate", "active", "archived_at", "created_at"]
+    list_filter = ["active", ("archived_at", admin.EmptyFieldListFilter)]
+    search_fields = ["code", "name"]
+    frozen_fields = ("code",)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.archived_at is not None:
+            fields += ["name", "rate", "description", "active"]  # the record of what was charged
+        return fields
+
+    def create(self, request, form):
+        return taxes.tax_rate_create(**form.cleaned_data)
+
+    def update(self, request, obj, form):
+        from django.utils import timezone
+
+        return taxes.tax_rate_update(tax_rate=obj, data=self.editable(form), now=timezone.now())
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # archived, never deleted: invoices name them

@@ -1,11 +1,11 @@
-"""The plan filters: one FilterSet, read by the dashboard list and the API list."""
+"""The plan and tax-rate filters: one FilterSet each, read by the dashboard list and the API list."""
 
 import django_filters
 from django import forms
 
 from fluxbill.core.filters import ActiveFilter, FilterSet, SearchFilter
 
-from .models import Plan
+from .models import Plan, TaxRate
 
 _NAME_OR_LOOKUP_ID = ("name", "lookup_id")
 
@@ -24,3 +24,15 @@ class PlanFilterSet(FilterSet):
     class Meta:
         model = Plan
         fields = ["q", "status", "search", "active", "lookup_id", "type", "billing_interval", "currency"]
+
+
+class TaxRateFilterSet(FilterSet):
+    q = SearchFilter(fields=("code", "name"), widget=forms.TextInput(attrs={"type": "search", "placeholder": "Code or name"}))
+    status = ActiveFilter(field_name="active")
+    search = SearchFilter(fields=("code", "name"))
+    active = django_filters.BooleanFilter()
+    code = django_filters.CharFilter(max_length=50)
+
+    class Meta:
+        model = TaxRate
+        fields = ["q", "status", "search", "active", "code"]

@@ -14,6 +14,19 @@ from .choices import BillingInterval, ChargeType, PlanType, PricingModel
 from .models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
 
 
+def tax_rate_choices() -> list[tuple[str, str]]:
+    from .taxes import current_tax_rates
+
+    return [(code, f"{code} — {rate.name} ({rate.rate.normalize():f} %)") for code, rate in sorted(current_tax_rates().items())]
+
+
+def tax_rates_field(help_text: str) -> forms.MultipleChoiceField:
+    """The tax rates that apply here, as checkboxes of the current rates (the service checks them again)."""
+    return forms.MultipleChoiceField(
+        choices=tax_rate_choices, required=False, widget=forms.CheckboxSelectMultiple, help_text=help_text
+    )
+
+
 class PlanForm(forms.Form):
     name = forms.CharField(max_length=200)
     lookup_id = forms.SlugField(max_length=100, help_text="A stable key for the API, e.g. pro_monthly.")
@@ -25,6 +38,18 @@ class PlanForm(forms.Form):
     active = forms.BooleanField(
         required=False, initial=True, help_text="Archived (inactive) plans take no new subscriptions."
     )
+    tax_rates = tax_rates_field("For charges that name none. None ticked: the customer's rates, else the billing entity's.")
+    tax_inclusive = forms.BooleanField(required=False, help_text="Prices include their tax (net = price ÷ (1 + rates)).")
+
+
+class TaxRateForm(forms.Form):
+    code = forms.CharField(max_length=50, help_text="What plans, charges and customers name it by, e.g. VAT_DE.")
+    name = forms.CharField(max_length=200, help_text="Printed on invoices, e.g. “VAT 19%”.")
+    rate = forms.DecimalField(min_value=0, max_value=100, max_digits=7, decimal_places=4,
+                              help_text="A percentage. Changing it archives this rate and makes a new one: issued "
+                              "invoices keep the rate they were taxed at; drafts pick up the new one.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    active = forms.BooleanField(required=False, initial=True, help_text="Inactive rates are not charged on new invoices.")
 
 
 def _decimal(max_digits: int, decimal_places: int, **kwargs) -> forms.DecimalField:
@@ -72,7 +97,9 @@ class ChargeForm(UsagePricingForm):
         help_text="Usage charge: the meter whose usage is priced.",
     )
 
-    field_order = ["type", "display_name", "amount", "meter", "pricing_model", "unit_price", "package_size", "package_price", "free_units"]
+    tax_rates = tax_rates_field("None ticked: the plan's rates.")
+
+    field_order = ["type", "display_name", "amount", "meter", "pricing_model", "unit_price", "package_size", "package_price", "free_units", "tax_rates"]
 
 
 class QuantityForm(forms.Form):

@@ -1,5 +1,6 @@
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -12,6 +13,49 @@ PRICE_MAX_DIGITS = 24
 PRICE_DECIMAL_PLACES = 12
 AMOUNT_MAX_DIGITS = 20
 AMOUNT_DECIMAL_PLACES = 4
+# A tax rate is a percentage with up to four decimals: 19, 7.5, 8.875.
+TAX_RATE_MAX_DIGITS = 7
+TAX_RATE_DECIMAL_PLACES = 4
+MAX_TAX_RATES = 5
+
+
+def tax_rate_codes_field(**kwargs) -> ArrayField:
+    """The codes of the tax rates that apply here; empty means "what the next level up says" (see README, Tax)."""
+    return ArrayField(models.CharField(max_length=50), default=list, blank=True, size=MAX_TAX_RATES, **kwargs)
+
+
+@tracked()
+class TaxRate(models.Model):
+    """A tax (VAT 19 %, a state sales tax) charged on invoice lines, referred to by its code.
+
+    Never changed in place once its rate changes: the old row is archived and a new one takes the code, so an
+    issued invoice's snapshot (the code, name and rate on its lines) always says what was charged.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=50, help_text="What charges, plans, customers and entities name it by.")
+    name = models.CharField(max_length=200, help_text="Printed on invoices, e.g. 'VAT 19%'.")
+    rate = models.DecimalField(max_digits=TAX_RATE_MAX_DIGITS, decimal_places=TAX_RATE_DECIMAL_PLACES)
+    description = models.TextField(blank=True, default="")
+    active = models.BooleanField(default=True, help_text="Inactive rates are not charged on new invoices.")
+    archived_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code", "-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gte=0) & Q(rate__lte=100), name="tax_rate_percentage"),
+            models.CheckConstraint(condition=Q(code__regex=r"^[A-Za-z0-9_.-]+$"), name="tax_rate_code_format"),
+            # One current rate per code; archived versions keep theirs for the record.
+            models.UniqueConstraint(fields=["code"], condition=Q(archived_at__isnull=True), name="tax_rate_code_current"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.rate.normalize():f}%)"
 
 
 @tracked()
@@ -27,6 +71,8 @@ class Plan(models.Model):
     currency = models.CharField(max_length=3)
     trial_days = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
+    tax_rates = tax_rate_codes_field()
+    tax_inclusive = models.BooleanField(default=False, help_text="Prices include their tax rates.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -72,6 +118,7 @@ class Charge(models.Model):
         max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
     )
     free_units = models.DecimalField(max_digits=28, decimal_places=10, default=0)
+    tax_rates = tax_rate_codes_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,6 +14,7 @@ from metering.models import Meter
 from .choices import ChargeType, PlanType, PricingModel
 from .models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, Charge, Plan
 from .pricing import PricedUsage, parse_tiers, price_usage
+from .taxes import tax_rate_codes_check
 
 MAX_TRIAL_DAYS = 3650
 
@@ -48,8 +49,12 @@ def plan_create(
     trial_days: int = 0,
     description: str = "",
     active: bool = True,
+    tax_rates: list[str] | None = None,
+    tax_inclusive: bool = False,
 ) -> Plan:
     plan = Plan(
+        tax_rates=tax_rate_codes_check(tax_rates),
+        tax_inclusive=bool(tax_inclusive),
         name=name,
         lookup_id=lookup_id,
         currency=plan_create_check(currency=currency, trial_days=trial_days),
@@ -84,6 +89,8 @@ def plan_changes_check(*, plan: Plan, changes: dict) -> dict:
         changes["currency"] = currency_check(changes["currency"])
     if "trial_days" in changes:
         _trial_days_check(changes["trial_days"])
+    if "tax_rates" in changes:
+        changes["tax_rates"] = tax_rate_codes_check(changes["tax_rates"])
     frozen = [key for key in ("currency", "billing_interval", "type") if key in changes and changes[key] != getattr(plan, key)]
     if frozen and plan.subscriptions.exists():
         raise InvalidInput(f"{frozen[0]} cannot change while the plan has subscriptions", field=frozen[0])
@@ -119,6 +126,7 @@ def charge_create(
     package_size: Decimal | None = None,
     package_price: Decimal | None = None,
     free_units: Decimal | None = None,
+    tax_rates: list[str] | None = None,
 ) -> Charge:
     """Add a charge to a plan after checking it fits the plan and its pricing model is complete."""
     # The plan's row lock orders this against plan_update (type) and charge_delete (subscriptions).
@@ -127,6 +135,7 @@ def charge_create(
         plan=plan, type=type, display_name=display_name, amount=amount, meter=meter, pricing_model=pricing_model,
         unit_price=unit_price, tiers=tiers, package_size=package_size, package_price=package_price, free_units=free_units,
     )
+    charge.tax_rates = tax_rate_codes_check(tax_rates)
     charge.save()
     return charge
 

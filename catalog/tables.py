@@ -31,3 +31,25 @@ class PlanTable(Table):
         ExportColumn("created_at", "created_at"),
         ExportColumn("id", "id"),
     )
+
+
+class TaxRateTable(Table):
+    default_sort = "code"
+    columns = (
+        Column("code", "Code", sort="code", template=(
+            "{% if user|can:'catalog.change_taxrate' %}<a href=\"{% url 'catalog:tax-rate-edit' row.pk %}\"><code>{{ row.code }}</code></a>"
+            "{% else %}<code>{{ row.code }}</code>{% endif %}"
+        )),
+        Column("name", "Name", sort="name"),
+        Column("rate", "Rate", sort="rate", align="num", template="{{ row.rate|decimal }} %"),
+        Column("status", "Status", sort="active", template=ACTIVE_BADGE),
+        CREATED,
+    )
+    export_columns = (
+        ExportColumn("code", "code"),
+        ExportColumn("name", "name"),
+        ExportColumn("rate", "rate"),
+        ExportColumn("active", "active"),
+        ExportColumn("created_at", "created_at"),
+        ExportColumn("id", "id"),
+    )

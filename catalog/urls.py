@@ -16,4 +16,8 @@ urlpatterns = [
     path("plans/<uuid:pk>/delete/", views.plan_delete, name="plan-delete"),
     path("plans/<uuid:pk>/charges/new/", views.charge_create, name="charge-create"),
     path("plans/<uuid:pk>/charges/preview/", views.charge_preview, name="charge-preview"),
+    path("tax-rates/", views.tax_rate_list, name="tax-rate-list"),
+    path("tax-rates/export.csv", views.tax_rate_export, name="tax-rate-export"),
+    path("tax-rates/new/", views.tax_rate_create, name="tax-rate-create"),
+    path("tax-rates/<uuid:pk>/edit/", views.tax_rate_edit, name="tax-rate-edit"),
 ]

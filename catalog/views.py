@@ -15,12 +15,14 @@ from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.forms import add_domain_error
 from fluxbill.core.lists import Button, ObjectListView
 
-from . import selectors, services
+from django.utils import timezone
+
+from . import selectors, services, taxes
 from .choices import ChargeType, PlanType
-from .filters import PlanFilterSet
-from .forms import ChargeForm, PlanForm, QuantityForm, UsagePricingForm, show_error, tier_rows, tiers_for_service
-from .models import Charge, Plan
-from .tables import PlanTable
+from .filters import PlanFilterSet, TaxRateFilterSet
+from .forms import ChargeForm, PlanForm, QuantityForm, TaxRateForm, UsagePricingForm, show_error, tier_rows, tiers_for_service
+from .models import Charge, Plan, TaxRate
+from .tables import PlanTable, TaxRateTable
 
 class PlanList(ObjectListView):
     permission = perms.VIEW_PLAN
@@ -183,6 +185,7 @@ def charge_create(request, pk):
                 amount=data["amount"],
                 meter=data["meter"],
                 tiers=tiers,
+                tax_rates=data.get("tax_rates") or [],
                 **form.pricing(),
             )
         except DomainError as exc:
@@ -222,3 +225,63 @@ def plan_search(request):
     return JsonResponse({"results": [
         {"value": p.lookup_id, "label": f"{p.name} · {p.currency} per {p.billing_interval}"} for p in found
     ]})  # fmt: skip
+
+
+# --- Tax rates --------------------------------------------------------------------------------------------------
+
+
+class TaxRateList(ObjectListView):
+    permission = perms.VIEW_TAX_RATE
+    filterset_class = TaxRateFilterSet
+    toolbar_filters = ("q", "status")
+    table_class = TaxRateTable
+    title = "Tax rates"
+    url_name = "catalog:tax-rate-list"
+    export_url_name = "catalog:tax-rate-export"
+    export_filename = "tax-rates"
+    buttons = (Button("New tax rate", "catalog:tax-rate-create", perms.ADD_TAX_RATE),)
+    plural = "tax rates"
+    empty_text = (
+        "<p>No tax rates yet. Create one (e.g. VAT 19 %), then name its code on plans, charges, customers or the "
+        "billing entity.</p>"
+    )
+
+    def get_queryset(self):
+        return TaxRate.objects.filter(archived_at__isnull=True)
+
+
+tax_rate_list = TaxRateList.list_view()
+tax_rate_export = TaxRateList.export_view()
+
+
+@require(perms.ADD_TAX_RATE)
+def tax_rate_create(request):
+    form = TaxRateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rate = taxes.tax_rate_create(**form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Tax rate {rate.code} created.")
+            return redirect("catalog:tax-rate-list")
+    return render(request, "catalog/tax_rate_form.html", {"form": form, "tax_rate": None})
+
+
+@require(perms.CHANGE_TAX_RATE)
+def tax_rate_edit(request, pk):
+    tax_rate = get_object_or_404(TaxRate, pk=pk, archived_at__isnull=True)
+    initial = {name: getattr(tax_rate, name) for name in TaxRateForm.base_fields}
+    form = TaxRateForm(request.POST or None, initial=initial)
+    form.fields["code"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        data = {key: value for key, value in form.cleaned_data.items() if key != "code"}
+        try:
+            saved = taxes.tax_rate_update(tax_rate=tax_rate, data=data, now=timezone.now())
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            note = " (the old rate is archived; issued invoices keep it)" if saved.pk != tax_rate.pk else ""
+            messages.success(request, f"Tax rate {saved.code} saved{note}.")
+            return redirect("catalog:tax-rate-list")
+    return render(request, "catalog/tax_rate_form.html", {"form": form, "tax_rate": tax_rate})

@@ -6,6 +6,8 @@ from fluxbill.core.admin import HistoryAdmin, ReadOnlyInline, ServiceAdmin, Serv
 from fluxbill.core.errors import DomainError
 from fluxbill.core.permissions import may
 
+from catalog.taxes import tax_rate_codes_check
+
 from . import services
 from .models import Customer, Subscription
 
@@ -18,10 +20,13 @@ class SubscriptionInline(ReadOnlyInline):
 class CustomerForm(ServiceForm):
     class Meta:
         model = Customer
-        fields = ["name", "external_id", "email", "address", "metadata"]
+        fields = ["name", "external_id", "email", "address", "metadata", "tax_rates", "tax_exempt", "reverse_charge"]
+        help_texts = {"tax_rates": "Tax rate codes, comma-separated, for charges and plans that name none."}
 
     def check(self, data):
         data["metadata"] = services.metadata_check(data.get("metadata"))
+        data["tax_rates"] = tax_rate_codes_check(data.get("tax_rates"))
+        services.customer_tax_check(tax_exempt=data.get("tax_exempt"), reverse_charge=data.get("reverse_charge"))
 
 
 @admin.register(Customer)

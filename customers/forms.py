@@ -9,6 +9,7 @@ import uuid
 from django import forms
 from django.urls import reverse_lazy
 
+from catalog.forms import tax_rates_field
 from catalog.models import Plan
 from fluxbill.core.forms import DayField
 
@@ -24,6 +25,11 @@ class CustomerForm(forms.Form):
         help_text="Your system's id for this customer; usage events name the customer by it, so it is fixed once the customer exists.",
     )
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Printed on invoices.")
+    tax_rates = tax_rates_field("For charges and plans that name none. None ticked: the billing entity's defaults.")
+    tax_exempt = forms.BooleanField(required=False, help_text="No tax is charged to this customer.")
+    reverse_charge = forms.BooleanField(
+        required=False, help_text="No tax is charged and the invoice carries the reverse-charge note (EU B2B)."
+    )
 
     def clean_external_id(self):
         value = self.cleaned_data["external_id"].strip()

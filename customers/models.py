@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.choices import BillingInterval
+from catalog.models import tax_rate_codes_field
 from fluxbill.core.history import tracked
 
 from .choices import SubscriptionStatus
@@ -20,6 +21,13 @@ class Customer(models.Model):
     external_id = models.CharField(max_length=255, unique=True)
     address = models.TextField(blank=True, default="", help_text="Billing address as printed on invoices.")
     metadata = models.JSONField(default=dict, blank=True)
+    # Tax: the rates billed to this customer where a charge or plan names none; or none at all.
+    tax_rates = tax_rate_codes_field(db_default=[])
+    # Database defaults too: ingestion creates customers with a bare INSERT (customers.services.customer_ids_ensure).
+    tax_exempt = models.BooleanField(default=False, db_default=False, help_text="No tax is charged to this customer.")
+    reverse_charge = models.BooleanField(
+        default=False, db_default=False, help_text="No tax is charged; the customer accounts for it (EU B2B). The invoice says so."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -30,6 +38,11 @@ class Customer(models.Model):
             GinIndex(name="customer_name_trgm", fields=["name"], opclasses=["gin_trgm_ops"]),
             GinIndex(name="customer_email_trgm", fields=["email"], opclasses=["gin_trgm_ops"]),
             GinIndex(name="customer_external_id_trgm", fields=["external_id"], opclasses=["gin_trgm_ops"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~(Q(tax_exempt=True) & Q(reverse_charge=True)), name="customer_exempt_or_reverse_charge"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from catalog.models import Charge, Plan
+from catalog.taxes import tax_rate_codes_check
 from fluxbill.core.bulk import rows_update
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import Conflict, InvalidInput, InvalidTransition
@@ -39,11 +40,30 @@ def metadata_check(metadata) -> dict:
 
 
 @transaction.atomic
+def customer_tax_check(*, tax_exempt: bool, reverse_charge: bool) -> None:
+    if tax_exempt and reverse_charge:
+        raise InvalidInput(
+            "A customer is either tax_exempt or reverse_charge, not both (both bill no tax; reverse charge also "
+            "prints the reverse-charge note)",
+            field="reverse_charge",
+        )
+
+
 def customer_create(
-    *, external_id: str, name: str = "", email: str = "", address: str = "", metadata: dict | None = None
+    *,
+    external_id: str,
+    name: str = "",
+    email: str = "",
+    address: str = "",
+    metadata: dict | None = None,
+    tax_rates: list[str] | None = None,
+    tax_exempt: bool = False,
+    reverse_charge: bool = False,
 ) -> Customer:
+    customer_tax_check(tax_exempt=tax_exempt, reverse_charge=reverse_charge)
     customer = Customer(
-        external_id=external_id, name=name or "", email=email or "", address=address or "", metadata=metadata_check(metadata)
+        external_id=external_id, name=name or "", email=email or "", address=address or "", metadata=metadata_check(metadata),
+        tax_rates=tax_rate_codes_check(tax_rates), tax_exempt=bool(tax_exempt), reverse_charge=bool(reverse_charge),
     )
     with unique_or_conflict(_customer_conflict(external_id)):
         customer.save()
@@ -73,6 +93,12 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
         external_id_change_check(customer=locked, external_id=changes["external_id"])
     if "metadata" in changes:
         changes["metadata"] = metadata_check(changes["metadata"])
+    if "tax_rates" in changes:
+        changes["tax_rates"] = tax_rate_codes_check(changes["tax_rates"])
+    customer_tax_check(
+        tax_exempt=changes.get("tax_exempt", locked.tax_exempt),
+        reverse_charge=changes.get("reverse_charge", locked.reverse_charge),
+    )
     for key, value in changes.items():
         setattr(locked, key, value)
     locked.save()

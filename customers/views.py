@@ -92,7 +92,7 @@ def customer_create(request):
 @require(perms.CHANGE_CUSTOMER)
 def customer_edit(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
-    initial = {"name": customer.name, "email": customer.email, "external_id": customer.external_id, "address": customer.address}
+    initial = {name: getattr(customer, name) for name in CustomerForm.base_fields}
     form = CustomerForm(request.POST or None, initial=initial)
     form.fields["external_id"].disabled = True  # fixed once the customer exists (customer_update)
     if request.method == "POST" and form.is_valid():

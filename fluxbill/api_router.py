@@ -6,9 +6,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from apikeys.api.views import ApiKeyViewSet, LoginView, RefreshView
-from catalog.api.views import PlanViewSet
+from catalog.api.views import PlanViewSet, TaxRateViewSet
 from customers.api.views import CustomerViewSet, SubscriptionViewSet
-from invoicing.api.views import InvoiceViewSet, SubscriptionInvoiceViewSet
+from invoicing.api.views import CustomerCreditViewSet, InvoiceViewSet, SubscriptionInvoiceViewSet
 from metering.api.ingest import (
     BulkEventIngestView,
     EventDetailView,
@@ -31,6 +31,7 @@ class Router(SimpleRouter):
 router = Router()
 router.register("features", FeatureViewSet, basename="feature")
 router.register("plans", PlanViewSet, basename="plan")
+router.register("tax-rates", TaxRateViewSet, basename="tax-rate")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
@@ -40,6 +41,8 @@ router.register("invoices", InvoiceViewSet, basename="invoice")
 # a router of their own, as one router takes a basename once.
 subscription_invoices = Router()
 subscription_invoices.register("subscriptions", SubscriptionInvoiceViewSet, basename="subscription")
+customer_credit = Router()
+customer_credit.register("customers", CustomerCreditViewSet, basename="customer")
 
 urlpatterns = [
     path("auth/login", LoginView.as_view(), name="auth-login"),
@@ -58,4 +61,5 @@ urlpatterns = [
     path("meters/<str:pk>/usage", MeterUsageView.as_view(), name="meter-usage"),
     path("", include(router.urls)),
     path("", include(subscription_invoices.urls)),
+    path("", include(customer_credit.urls)),
 ]

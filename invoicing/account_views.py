@@ -20,13 +20,21 @@ from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
 from metering.selectors import customer_recent_events
 
-from .selectors import ESTIMATE_CHARGES, Estimate, subscription_estimate, subscription_estimates
+from .selectors import (
+    ESTIMATE_CHARGES,
+    Estimate,
+    customer_credit_balances,
+    customer_credit_entries,
+    subscription_estimate,
+    subscription_estimates,
+)
 from .services import Actor, subscription_generate_interim
 
 # The customer page lists this many subscriptions, invoices and events; the lists link to the rest.
 SUBSCRIPTIONS_SHOWN = 20
 INVOICES_SHOWN = 10
 EVENTS_SHOWN = 20
+CREDIT_ENTRIES_SHOWN = 10
 
 
 def _actor(request) -> Actor:
@@ -66,6 +74,8 @@ def customer_detail(request, pk):
         "invoices": invoices[:INVOICES_SHOWN],
         "more_invoices": len(invoices) > INVOICES_SHOWN,
         "events": customer_recent_events(customer_id=customer.pk, limit=EVENTS_SHOWN),
+        "credit_balances": customer_credit_balances(customer),
+        "credit_entries": list(customer_credit_entries(customer)[:CREDIT_ENTRIES_SHOWN]),
     }
     return render(request, "invoicing/customer_detail.html", context)
 

@@ -9,12 +9,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from fluxbill.core import permissions as perms
 from fluxbill.core.admin import (
     CheckedAdmin,
     HistoryAdmin,
     ReadOnlyInline,
+    ServiceAdmin,
     definition_table,
     money_cell,
     price_cell,
@@ -28,7 +30,8 @@ from customers.admin import SubscriptionAdmin
 from customers.models import Subscription
 
 from .forms import MarkPaidForm, VoidForm
-from .models import Invoice, InvoiceEvent, InvoiceLine
+from .models import CreditEntry, Invoice, InvoiceEvent, InvoiceLine
+from .services.credit import credit_adjust
 from .services import (
     Actor,
     EmailResult,
@@ -130,8 +133,9 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     inlines = [InvoiceLineInline, InvoiceEventInline]
     # Every field: an invoice changes only through its actions (the services), never by editing.
     readonly_fields = [
-        "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal_shown", "total_shown",
-        "finalize_at", "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot_shown",
+        "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal_shown",
+        "discount_total_shown", "tax_total_shown", "tax_summary_shown", "total_shown", "credit_applied_shown",
+        "amount_due_shown", "amount_paid_shown", "finalize_at", "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot_shown",
         "email_sent_at", "email_attempts", "email_last_error",
     ]
     fields = readonly_fields  # the raw amounts and snapshot are shown only through their *_shown cells
@@ -144,6 +148,36 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     @admin.display(description="Total", ordering="total")
     def total_shown(self, invoice):
         return money_cell(invoice.total, invoice.currency)
+
+    @admin.display(description="Discounts")
+    def discount_total_shown(self, invoice):
+        return money_cell(invoice.discount_total, invoice.currency)
+
+    @admin.display(description="Tax" )
+    def tax_total_shown(self, invoice):
+        suffix = " (included in the prices)" if invoice.tax_inclusive else ""
+        note = " — reverse charge: no tax, the customer accounts for it" if invoice.reverse_charge else ""
+        return format_html("{}{}{}", money_cell(invoice.tax_total, invoice.currency), suffix, note)
+
+    @admin.display(description="Tax by rate")
+    def tax_summary_shown(self, invoice):
+        return rows_table(invoice.tax_summary, [
+            ("code", "Code", str), ("name", "Name", str), ("rate", "Rate %", str),
+            ("taxable_amount", "Taxable", lambda v: money_cell(v, invoice.currency)),
+            ("tax_amount", "Tax", lambda v: money_cell(v, invoice.currency)),
+        ])
+
+    @admin.display(description="Credit applied")
+    def credit_applied_shown(self, invoice):
+        return money_cell(invoice.credit_applied, invoice.currency)
+
+    @admin.display(description="Amount due")
+    def amount_due_shown(self, invoice):
+        return money_cell(invoice.amount_due, invoice.currency)
+
+    @admin.display(description="Amount paid")
+    def amount_paid_shown(self, invoice):
+        return money_cell(invoice.amount_paid, invoice.currency)
 
     @admin.display(description="Customer snapshot")
     def customer_snapshot_shown(self, invoice):
@@ -264,3 +298,50 @@ class BillingSubscriptionAdmin(SubscriptionAdmin):
 
 admin.site.unregister(Subscription)
 admin.site.register(Subscription, BillingSubscriptionAdmin)
+
+
+class CreditAdjustForm(forms.ModelForm):
+    """A manual adjustment: the only entry added by hand; credit_adjust checks it and computes the balance."""
+
+    class Meta:
+        model = CreditEntry
+        fields = ["customer", "currency", "amount", "reason"]
+        help_texts = {"amount": "Positive adds credit; negative takes unused credit back."}
+
+
+@admin.register(CreditEntry)
+class CreditEntryAdmin(ServiceAdmin):
+    """The credit ledger: append-only. Entries from invoices are written by the pipeline; Finance adds adjustments."""
+
+    form = CreditAdjustForm
+    list_display = ["created_at", "customer", "currency", "kind", "amount_shown", "balance_shown", "invoice", "reason", "actor"]
+    list_filter = ["kind", "currency"]
+    search_fields = ["customer__name", "customer__external_id", "invoice__number", "reason"]
+    list_select_related = ["customer", "invoice"]
+    autocomplete_fields = ["customer"]
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, entry):
+        return money_cell(entry.amount, entry.currency)
+
+    @admin.display(description="Balance after")
+    def balance_shown(self, entry):
+        return money_cell(entry.balance_after, entry.currency)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["customer", "currency", "kind", "amount_shown", "balance_shown", "invoice", "reason", "actor", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj) or ["customer", "currency", "amount", "reason"]
+
+    def create(self, request, form):
+        # A refusal (more taken back than the balance holds, say) is shown on the page by ServiceAdmin.
+        return credit_adjust(actor=Actor.from_request(request), **form.cleaned_data)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

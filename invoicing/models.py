@@ -34,8 +34,21 @@ class Invoice(models.Model):
     currency = models.CharField(max_length=3)
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
+    # The money pipeline's steps (invoicing/services/pipeline.py; README, "How an invoice is computed"):
+    # subtotal − discount_total + tax_total (tax-exclusive prices) = total; total − credit_applied = amount_due.
     subtotal = _money_field(default=0)
+    discount_total = _money_field(default=0)
+    tax_total = _money_field(default=0)
     total = _money_field(default=0)
+    credit_applied = _money_field(default=0, help_text="Customer credit used; estimated on drafts, fixed at finalization.")
+    amount_due = _money_field(default=0)
+    amount_paid = _money_field(default=0)
+    credit_carried = _money_field(
+        default=0, help_text="Billed before (interim invoices) beyond this period's price: credited to the customer."
+    )
+    tax_summary = models.JSONField(default=list, blank=True, help_text="Per rate: code, name, rate, taxable, tax.")
+    tax_inclusive = models.BooleanField(default=False)
+    reverse_charge = models.BooleanField(default=False)
     finalize_at = models.DateTimeField(null=True, blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
@@ -101,6 +114,21 @@ class Invoice(models.Model):
             # The list's amount range (amount_min/amount_max) and its sort by total, without reading every row.
             models.Index(fields=["total", "id"], name="invoice_total"),
         ]
+        constraints += [
+            # No step of the money pipeline may ever ask for a negative amount. (VOID is exempt: invoices issued
+            # before the pipeline existed could be negative, and voiding is how they are taken back.)
+            models.CheckConstraint(
+                condition=Q(status=InvoiceStatus.VOID)
+                | Q(subtotal__gte=0, discount_total__gte=0, tax_total__gte=0, total__gte=0, credit_applied__gte=0,
+                    amount_due__gte=0, amount_paid__gte=0, credit_carried__gte=0),
+                name="invoice_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=InvoiceStatus.VOID) | Q(credit_applied__lte=models.F("total")),
+                name="invoice_credit_within_total",
+            ),
+            models.CheckConstraint(condition=Q(amount_paid__lte=models.F("amount_due")), name="invoice_paid_within_due"),
+        ]
 
     def __str__(self) -> str:
         return self.number or f"Draft {str(self.id)[:8]}"
@@ -108,6 +136,10 @@ class Invoice(models.Model):
     @property
     def is_zero(self) -> bool:
         return self.total == 0
+
+    @property
+    def amount_remaining(self):
+        return self.amount_due - self.amount_paid
 
 
 class InvoiceLine(models.Model):
@@ -124,6 +156,10 @@ class InvoiceLine(models.Model):
         max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
     )
     amount = _money_field()
+    discount_amount = _money_field(default=0)
+    taxable_amount = _money_field(default=0, help_text="What tax is charged on: amount − discount, net of included tax.")
+    tax_amount = _money_field(default=0)
+    taxes = models.JSONField(default=list, blank=True, help_text="Per rate: code, name, rate, amount (as applied).")
     breakdown = models.JSONField(default=list, blank=True, help_text="Tier by tier: units, unit price, flat, amount.")
     position = models.PositiveIntegerField(default=0)
 
@@ -181,3 +217,46 @@ class InvoiceDocument(models.Model):
 
     def __str__(self) -> str:
         return f"PDF of {self.invoice_id} ({self.size} bytes)"
+
+
+class CreditEntry(models.Model):
+    """The customer credit ledger: append-only, per customer and currency, each entry with the balance after it.
+
+    Credit arises where an invoice billed less than was already billed for its period (interim invoices, a
+    usage figure that fell) and from Finance's adjustments; it is used at the credits step of the customer's
+    next invoices in that currency. The balance is the last entry's `balance_after`, never below zero.
+    """
+
+    class Kind(models.TextChoices):
+        CARRIED = "carried", "Carried from an invoice"
+        APPLIED = "applied", "Applied to an invoice"
+        RESTORED = "restored", "Restored from a voided invoice"
+        REVERSED = "reversed", "Carried credit taken back (invoice voided)"
+        ADJUSTMENT = "adjustment", "Manual adjustment"
+
+    id = models.BigAutoField(primary_key=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="credit_entries")
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    amount = _money_field(help_text="Signed: credit added (+) or used (−).")
+    balance_after = _money_field()
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="credit_entries")
+    reason = models.CharField(max_length=500, blank=True, default="")
+    actor = models.CharField(max_length=200)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "credit entry"
+        verbose_name_plural = "credit ledger"
+        ordering = ["customer", "currency", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="credit_balance_not_negative"),
+            models.CheckConstraint(condition=~Q(amount=0), name="credit_entry_not_zero"),
+            models.CheckConstraint(condition=Q(kind__in=["carried", "applied", "restored", "reversed", "adjustment"]),
+                                   name="credit_entry_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["customer", "currency", "-id"], name="credit_entry_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.currency} {self.amount:+} → {self.balance_after}"

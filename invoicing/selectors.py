@@ -17,9 +17,10 @@ from metering.aggregation import window_summary
 from metering.models import Meter, UsageEvent
 
 from .choices import LineKind
-from .models import Invoice, InvoiceLine
+from .models import CreditEntry, Invoice, InvoiceLine
 from .services.generation import BillingWindow, compute_windows, interim_window, invoice_preview
-from .services.lines import LineDraft, drafts_total
+from .services.lines import LineDraft
+from .services.pipeline import InvoiceMoney
 
 
 # The charges (and their meters) an estimate prices, for many subscriptions in one query.
@@ -33,15 +34,19 @@ class Estimate:
     start: datetime
     end: datetime
     currency: str
-    lines: list[LineDraft]
-    total: Decimal
+    money: InvoiceMoney
 
     @classmethod
-    def of(cls, window: BillingWindow, lines: list[LineDraft]) -> "Estimate":
-        return cls(
-            start=window.start, end=window.usage_end, currency=window.subscription.plan.currency,
-            lines=lines, total=drafts_total(lines),
-        )
+    def of(cls, window: BillingWindow, money: InvoiceMoney) -> "Estimate":
+        return cls(start=window.start, end=window.usage_end, currency=window.subscription.plan.currency, money=money)
+
+    @property
+    def lines(self) -> list[LineDraft]:
+        return self.money.lines
+
+    @property
+    def total(self) -> Decimal:
+        return self.money.total
 
     @property
     def usage_lines(self) -> list[LineDraft]:
@@ -50,8 +55,8 @@ class Estimate:
 
 def subscription_estimate(*, subscription: Subscription, now: datetime) -> Estimate:
     """The current period so far, priced as an interim invoice would be; a DomainError says why not."""
-    window, lines = invoice_preview(subscription=subscription, now=now)
-    return Estimate.of(window, lines)
+    window, money = invoice_preview(subscription=subscription, now=now)
+    return Estimate.of(window, money)
 
 
 def subscription_estimates(*, subscriptions: list[Subscription], now: datetime) -> dict:
@@ -68,11 +73,11 @@ def subscription_estimates(*, subscriptions: list[Subscription], now: datetime) 
         except DomainError as exc:
             result[subscription.pk] = exc.message
     # One subscription too large to price shows its reason; the others still get their estimates.
-    for window, lines in zip(windows, compute_windows(windows, isolate=True)):
-        if isinstance(lines, DomainError):
-            result[window.subscription.pk] = lines.message
+    for window, money in zip(windows, compute_windows(windows, isolate=True)):
+        if isinstance(money, DomainError):
+            result[window.subscription.pk] = money.message
             continue
-        result[window.subscription.pk] = Estimate.of(window, lines)
+        result[window.subscription.pk] = Estimate.of(window, money)
     return result
 
 
@@ -199,3 +204,20 @@ def usage_line(pk) -> InvoiceLine:
     return InvoiceLine.objects.select_related("invoice__customer", "meter", "charge").get(
         pk=pk, kind=LineKind.USAGE, meter__isnull=False
     )
+
+
+def customer_credit_entries(customer, *, currency: str | None = None) -> QuerySet:
+    """The customer's credit ledger, newest first, with the invoices the entries name."""
+    entries = CreditEntry.objects.filter(customer=customer).select_related("invoice").order_by("-id")
+    return entries.filter(currency=currency.upper()) if currency else entries
+
+
+def customer_credit_balances(customer) -> list[dict]:
+    """[{currency, balance}] — the last entry's balance in each currency the customer has credit history in."""
+    rows = (
+        CreditEntry.objects.filter(customer=customer)
+        .order_by("currency", "-id")
+        .distinct("currency")
+        .values("currency", "balance_after")
+    )
+    return [{"currency": row["currency"], "balance": row["balance_after"]} for row in rows]

@@ -19,6 +19,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apikeys.scopes import SCOPES
 from apikeys.services import api_key_revoke
+from catalog.models import TaxRate
 from invoicing.models import Invoice, InvoiceLine
 from tests.factories import (
     CustomerFactory,
@@ -52,6 +53,13 @@ API = [
     ("plan-detail", "patch", {}, "plans.write", "catalog.change_plan", 200),
     ("plan-charges", "get", None, "plans.read", "catalog.view_charge", 200),
     ("plan-charges", "post", {}, "plans.write", "catalog.add_charge", 400),
+    ("tax-rate-list", "get", None, "tax_rates.read", "catalog.view_taxrate", 200),
+    ("tax-rate-list", "post", {}, "tax_rates.write", "catalog.add_taxrate", 400),
+    ("tax-rate-detail", "get", None, "tax_rates.read", "catalog.view_taxrate", 200),
+    ("tax-rate-detail", "patch", {}, "tax_rates.write", "catalog.change_taxrate", 200),
+    ("customer-balance", "get", None, "customers.read", "invoicing.view_creditentry", 200),
+    ("customer-balance-transactions", "get", None, "customers.read", "invoicing.view_creditentry", 200),
+    ("customer-balance-transactions", "post", {}, "invoices.write", "invoicing.add_creditentry", 400),
     ("customer-list", "get", None, "customers.read", "customers.view_customer", 200),
     ("customer-list", "post", {}, "customers.write", "customers.add_customer", 400),
     ("customer-detail", "get", None, "customers.read", "customers.view_customer", 200),
@@ -104,6 +112,10 @@ DASHBOARD = [
     ("catalog:plan-search", "get", "catalog.view_plan", 200),
     ("catalog:charge-create", "get", "catalog.add_charge", 200),
     ("catalog:charge-preview", "get", "catalog.view_charge", 200),
+    ("catalog:tax-rate-list", "get", "catalog.view_taxrate", 200),
+    ("catalog:tax-rate-export", "get", "catalog.view_taxrate", 200),
+    ("catalog:tax-rate-create", "get", "catalog.add_taxrate", 200),
+    ("catalog:tax-rate-edit", "get", "catalog.change_taxrate", 200),
     ("customers:customer-list", "get", "customers.view_customer", 200),
     ("customers:customer-export", "get", "customers.view_customer", 200),
     ("customers:customer-detail", "get", "customers.view_customer", 200),
@@ -173,6 +185,7 @@ def world(db):
     customer = CustomerFactory(email="billing@example.com")
     start = now - dt.timedelta(days=2)
     subscription = SubscriptionFactory(customer=customer, plan=plan, start_date=start)
+    tax_rate = TaxRate.objects.create(code="VAT", name="VAT", rate=Decimal("19"))
     event = UsageEventFactory(meter=meter, customer=customer, quantity=Decimal("3"), timestamp=now - dt.timedelta(hours=1))
     invoice = Invoice.objects.create(
         customer=customer, subscription=subscription, kind="INTERIM", status="DRAFT", currency="USD",
@@ -183,7 +196,7 @@ def world(db):
     # Which object a route with a <pk> is about, by the start of its name.
     ids = {
         "feature": meter.pk, "plan": plan.pk, "customer": customer.pk, "subscription": subscription.pk,
-        "api-key": target_key.pk, "invoice": invoice.pk, "event": event.pk, "meter": meter.pk,
+        "api-key": target_key.pk, "tax-rate": tax_rate.pk, "catalog:tax-rate": tax_rate.pk, "invoice": invoice.pk, "event": event.pk, "meter": meter.pk,
         "metering:meter": meter.pk, "catalog:plan": plan.pk, "catalog:charge": plan.pk,
         "customers:customer": customer.pk, "customers:subscription": subscription.pk,
         "invoicing:invoice": invoice.pk, "invoicing:line": line.pk, "apikeys:key": target_key.pk,

@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from apikeys.services import api_key_create
 from catalog.choices import PricingModel
+from catalog.taxes import tax_rate_create
 from customers.services import subscription_create
 from fluxbill.wsgi import application
 from invoicing.services import Actor, invoice_finalize, subscription_generate_interim
@@ -93,8 +94,10 @@ class World:
         issued = subscription_generate_interim(subscription=subscriptions[1], now=now, actor=actor)
         issued = invoice_finalize(invoice=issued, now=now, actor=actor)
 
+        vat = tax_rate_create(code=f"VAT-{tag}", name="VAT 19%", rate="19")
         ids = lambda rows: [str(row.pk) for row in rows]  # noqa: E731
         self.paths = {
+            "/api/v1/tax-rates/": ids([vat]),
             "/api/v1/api-keys/": ids([spare_key]),  # not the fuzzer's own: revoking it would end the run
             "/api/v1/customers/": ids(customers) + [c.external_id for c in customers],
             "/api/v1/events/": ids(events),

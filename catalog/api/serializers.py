@@ -2,7 +2,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.choices import BillingInterval, ChargeType, PlanType, PricingModel
-from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Charge, Plan
+from catalog.models import (
+    AMOUNT_DECIMAL_PLACES,
+    AMOUNT_MAX_DIGITS,
+    MAX_TAX_RATES,
+    PRICE_DECIMAL_PLACES,
+    PRICE_MAX_DIGITS,
+    TAX_RATE_DECIMAL_PLACES,
+    TAX_RATE_MAX_DIGITS,
+    Charge,
+    Plan,
+    TaxRate,
+)
 from fluxbill.core.fields import DecimalString, InputSerializer
 from fluxbill.core.money import active_currencies
 
@@ -27,10 +38,40 @@ class PlanInput(InputSerializer):
     currency = CurrencyCode(max_length=3, min_length=3)
     trial_days = serializers.IntegerField(min_value=0, max_value=3650, default=0)
     active = serializers.BooleanField(default=True)
+    tax_rates = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=MAX_TAX_RATES)
+    tax_inclusive = serializers.BooleanField(default=False)
 
 
 class PlanUpdate(PlanInput):
     pass
+
+
+class TaxRateInput(InputSerializer):
+    code = serializers.CharField(max_length=50)
+    name = serializers.CharField(max_length=200)
+    rate = DecimalString(max_digits=TAX_RATE_MAX_DIGITS, decimal_places=TAX_RATE_DECIMAL_PLACES, min_value=0, max_value=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    active = serializers.BooleanField(default=True)
+
+
+class TaxRateUpdate(InputSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    rate = DecimalString(
+        max_digits=TAX_RATE_MAX_DIGITS, decimal_places=TAX_RATE_DECIMAL_PLACES, min_value=0, max_value=100, required=False
+    )
+    description = serializers.CharField(required=False, allow_blank=True)
+    active = serializers.BooleanField(required=False)
+
+
+class TaxRateOutput(serializers.ModelSerializer):
+    rate = DecimalString(read_only=True)
+    replaced_by_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = TaxRate
+        fields = ["id", "code", "name", "rate", "description", "active", "archived_at", "replaced_by_id",
+                  "created_at", "updated_at"]
+        read_only_fields = fields
 
 
 class ChargeInput(InputSerializer):
@@ -46,6 +87,7 @@ class ChargeInput(InputSerializer):
     package_size = DecimalString(min_value=0, required=False, allow_null=True)
     package_price = _price()
     free_units = DecimalString(min_value=0, required=False, allow_null=True)
+    tax_rates = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=MAX_TAX_RATES)
 
 
 class TierOutput(serializers.Serializer):
@@ -80,6 +122,7 @@ class ChargeOutput(serializers.ModelSerializer):
             "package_size",
             "package_price",
             "free_units",
+            "tax_rates",
             "created_at",
             "updated_at",
         ]
@@ -104,6 +147,8 @@ class PlanOutput(serializers.ModelSerializer):
             "currency",
             "trial_days",
             "active",
+            "tax_rates",
+            "tax_inclusive",
             "charges",
             "created_at",
             "updated_at",

@@ -11,6 +11,9 @@ class CustomerInput(InputSerializer):
     external_id = serializers.CharField(max_length=255)
     address = serializers.CharField(required=False, allow_blank=True, default="")
     metadata = JSONObjectField(required=False, default=dict)
+    tax_rates = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=5)
+    tax_exempt = serializers.BooleanField(required=False, default=False)
+    reverse_charge = serializers.BooleanField(required=False, default=False)
 
 
 class CustomerUpdate(CustomerInput):
@@ -26,7 +29,8 @@ class CustomerOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "name", "email", "external_id", "address", "metadata", "created_at", "updated_at"]
+        fields = ["id", "name", "email", "external_id", "address", "metadata", "tax_rates", "tax_exempt", "reverse_charge",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
 

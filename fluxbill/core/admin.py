@@ -113,9 +113,9 @@ class FluxbillAdminSite(admin.AdminSite):
     # (heading, slug, "app_label.ModelName" in the order shown); a model not registered, or not visible to
     # the user, is left out, and a section left empty is not shown.
     sections = (
-        ("Catalog", "catalog", ("metering.Meter", "catalog.Plan", "catalog.Charge")),
+        ("Catalog", "catalog", ("metering.Meter", "catalog.Plan", "catalog.Charge", "catalog.TaxRate")),
         ("Customers", "customers", ("customers.Customer", "customers.Subscription")),
-        ("Billing", "billing", ("invoicing.Invoice", "invoicing.InvoiceLine", "metering.UsageEvent", "metering.RejectedEvent")),
+        ("Billing", "billing", ("invoicing.Invoice", "invoicing.InvoiceLine", "invoicing.CreditEntry", "metering.UsageEvent", "metering.RejectedEvent")),
         ("Keys", "keys", ("apikeys.ApiKey",)),
         ("Users and groups", "users", ("auth.User", "auth.Group")),
     )

@@ -2,7 +2,11 @@
 
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from .money import money_string
 
 
 def decimal_to_string(value: Decimal | None) -> str | None:
@@ -25,6 +29,31 @@ class DecimalString(serializers.DecimalField):
 
     def to_representation(self, value):
         return decimal_to_string(value)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class MoneyString(serializers.Field):
+    """An amount in its currency: a string with exactly the currency's minor digits ("0.15", "100.00", "1200").
+
+    The currency is the object's own `currency`, else the serializer context's `currency`, else the invoice
+    the object belongs to (an invoice line)."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        currency = getattr(instance, "currency", None) if not isinstance(instance, dict) else instance.get("currency")
+        currency = currency or self.context.get("currency") or getattr(getattr(instance, "invoice", None), "currency", None)
+        return (super().get_attribute(instance), currency)
+
+    def to_representation(self, value):
+        amount, currency = value
+        if amount is None:
+            return None
+        if not currency:
+            raise ValueError("MoneyString needs the amount's currency")
+        return money_string(amount, currency)
 
 
 def _plain_json(value, path: str):

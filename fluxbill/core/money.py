@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from contextlib import AbstractContextManager
 from decimal import (
+    ROUND_FLOOR,
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
     Context,
@@ -68,6 +69,30 @@ def exact_arithmetic() -> AbstractContextManager:
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round half-up to the currency's minor unit. The only place money is rounded."""
     return Decimal(amount).quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def allocate(total: Decimal, parts: list[Decimal], currency: str) -> list[Decimal]:
+    """Split a rounded `total` into amounts in the currency's minor unit that add up to it exactly, one per
+    exact (unrounded) part, by the largest-remainder rule: each part gets its value rounded down, and the
+    minor units left over go one each to the parts that lost the most by that, the earlier part on a tie.
+
+    The parts must add up to within one minor unit per part of `total` (as a total rounded from their sum
+    does); e.g. 19 % of 0.05, 0.05 and 0.05 is 0.0095 each, 0.0285 in all, 0.03 rounded: 0.01, 0.01, 0.01.
+    """
+    quantum = _quantum(currency)
+    floors = [(Decimal(part) / quantum).to_integral_value(rounding=ROUND_FLOOR) * quantum for part in parts]
+    left = (Decimal(total) - sum(floors, Decimal(0))) / quantum
+    if left != left.to_integral_value() or not 0 <= left <= len(parts):
+        raise ValueError(f"{total} cannot be split over parts adding up to {sum(parts, Decimal(0))}")
+    order = sorted(range(len(parts)), key=lambda i: (-(Decimal(parts[i]) - floors[i]), i))
+    for index in order[: int(left)]:
+        floors[index] += quantum
+    return floors
+
+
+def money_string(amount: Decimal, currency: str) -> str:
+    """An amount as JSON carries it: a string with exactly the currency's minor digits ("0.15", "100.00", "1200")."""
+    return format(round_money(amount, currency), "f")
 
 
 def is_representable(amount: Decimal, currency: str) -> bool:

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from fluxbill.core.fields import DecimalString, InputSerializer
-from invoicing.models import Invoice, InvoiceEvent, InvoiceLine
+from fluxbill.core.fields import DecimalString, InputSerializer, MoneyString
+from invoicing.models import CreditEntry, Invoice, InvoiceEvent, InvoiceLine
 
 
 class InvoiceLineOutput(serializers.ModelSerializer):
@@ -10,11 +10,16 @@ class InvoiceLineOutput(serializers.ModelSerializer):
     meter_id = serializers.UUIDField(allow_null=True)
     quantity = DecimalString(read_only=True)
     unit_price = DecimalString(read_only=True, allow_null=True)
-    amount = DecimalString(read_only=True)
+    amount = MoneyString()
+    discount_amount = MoneyString()
+    taxable_amount = MoneyString()
+    tax_amount = MoneyString()
+    taxes = serializers.ListField(read_only=True, help_text="Per rate: code, name, rate, amount.")
 
     class Meta:
         model = InvoiceLine
-        fields = ["id", "kind", "description", "charge_id", "meter_id", "quantity", "unit_price", "amount", "breakdown"]
+        fields = ["id", "kind", "description", "charge_id", "meter_id", "quantity", "unit_price", "amount",
+                  "discount_amount", "taxable_amount", "tax_amount", "taxes", "breakdown"]
         read_only_fields = fields
 
 
@@ -29,8 +34,16 @@ class InvoiceOutput(serializers.ModelSerializer):
     customer_id = serializers.UUIDField()
     subscription_id = serializers.UUIDField(allow_null=True)
     replaces_id = serializers.UUIDField(allow_null=True)
-    subtotal = DecimalString(read_only=True)
-    total = DecimalString(read_only=True)
+    subtotal = MoneyString()
+    discount_total = MoneyString()
+    tax_total = MoneyString()
+    total = MoneyString()
+    credit_applied = MoneyString(help_text="Customer credit used: an estimate on drafts, fixed at finalization.")
+    amount_due = MoneyString()
+    amount_paid = MoneyString()
+    amount_remaining = MoneyString()
+    credit_carried = MoneyString(help_text="Billed before for this period beyond its price, credited to the customer.")
+    tax_summary = serializers.ListField(read_only=True, help_text="Per rate: code, name, rate, taxable_amount, tax_amount.")
     zero_total = serializers.BooleanField(source="is_zero")
 
     class Meta:
@@ -46,7 +59,17 @@ class InvoiceOutput(serializers.ModelSerializer):
             "period_start",
             "period_end",
             "subtotal",
+            "discount_total",
+            "tax_total",
             "total",
+            "credit_applied",
+            "amount_due",
+            "amount_paid",
+            "amount_remaining",
+            "credit_carried",
+            "tax_summary",
+            "tax_inclusive",
+            "reverse_charge",
             "zero_total",
             "finalize_at",
             "issued_at",
@@ -101,16 +124,56 @@ class VoidInput(InputSerializer):
 class PreviewLineOutput(serializers.Serializer):
     kind = serializers.CharField()
     description = serializers.CharField()
+    charge_id = serializers.UUIDField(allow_null=True)
     quantity = DecimalString()
     unit_price = DecimalString(allow_null=True)
-    amount = DecimalString()
+    amount = MoneyString()
+    discount_amount = MoneyString()
+    taxable_amount = MoneyString()
+    tax_amount = MoneyString()
+    taxes = serializers.ListField()
     breakdown = serializers.ListField()
 
 
 class PreviewOutput(serializers.Serializer):
+    """What an interim invoice would say now, through the same pipeline (credit applied is an estimate)."""
+
     subscription_id = serializers.UUIDField()
     currency = serializers.CharField()
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
-    total = DecimalString()
+    subtotal = MoneyString()
+    discount_total = MoneyString()
+    tax_total = MoneyString()
+    total = MoneyString()
+    credit_applied = MoneyString()
+    amount_due = MoneyString()
+    tax_summary = serializers.ListField()
+    tax_inclusive = serializers.BooleanField()
+    reverse_charge = serializers.BooleanField()
     lines = PreviewLineOutput(many=True)
+
+
+class CreditEntryOutput(serializers.ModelSerializer):
+    customer_id = serializers.UUIDField(read_only=True)
+    invoice_id = serializers.UUIDField(read_only=True, allow_null=True)
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True, allow_null=True, default=None)
+    amount = MoneyString(help_text="Signed: credit added (+) or used (−).")
+    balance_after = MoneyString()
+
+    class Meta:
+        model = CreditEntry
+        fields = ["id", "customer_id", "currency", "kind", "amount", "balance_after", "invoice_id", "invoice_number",
+                  "reason", "actor", "created_at"]
+        read_only_fields = fields
+
+
+class CreditAdjustInput(InputSerializer):
+    currency = serializers.CharField(max_length=3, min_length=3)
+    amount = DecimalString(max_digits=20, decimal_places=4, help_text="Positive adds credit, negative takes unused credit back.")
+    reason = serializers.CharField(max_length=500)
+
+
+class BalanceOutput(serializers.Serializer):
+    currency = serializers.CharField()
+    balance = MoneyString()

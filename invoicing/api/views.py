@@ -7,9 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from customers.models import Subscription
+from customers.models import Customer, Subscription
 from fluxbill.core import permissions as perms
 from fluxbill.core.errors import Conflict, DomainError
+from fluxbill.core.lookups import get_by_id_or_key
 from fluxbill.core.schema import ErrorResponse
 from invoicing import selectors
 from invoicing.filters import InvoiceFilterSet, default_ordering
@@ -26,7 +27,18 @@ from invoicing.services import (
     subscription_generate_interim,
 )
 
-from .serializers import InvoiceDetailOutput, InvoiceOutput, MarkPaidInput, PreviewOutput, VoidInput
+from invoicing.services.credit import credit_adjust
+
+from .serializers import (
+    BalanceOutput,
+    CreditAdjustInput,
+    CreditEntryOutput,
+    InvoiceDetailOutput,
+    InvoiceOutput,
+    MarkPaidInput,
+    PreviewOutput,
+    VoidInput,
+)
 
 
 class PassthroughPDFRenderer(BaseRenderer):
@@ -183,12 +195,54 @@ class SubscriptionInvoiceViewSet(viewsets.GenericViewSet):
     def preview_invoice(self, request, pk=None):
         subscription = self.get_object()
         estimate = selectors.subscription_estimate(subscription=subscription, now=timezone.now())
+        money = estimate.money
         body = {
             "subscription_id": subscription.pk,
             "currency": estimate.currency,
             "period_start": estimate.start,
             "period_end": estimate.end,
-            "total": estimate.total,
-            "lines": estimate.lines,
+            **money.invoice_fields(),
+            "lines": money.lines,
         }
-        return Response(PreviewOutput(body).data)
+        return Response(PreviewOutput(body, context={"currency": estimate.currency}).data)
+
+
+class CustomerCreditViewSet(viewsets.GenericViewSet):
+    """A customer's credit: /customers/{id}/balance and /customers/{id}/balance-transactions (the ledger;
+    POST is Finance's manual adjustment). Invoicing's, routed beside customers' CustomerViewSet."""
+
+    queryset = Customer.objects.all()
+    lookup_value_regex = "[^/]+"
+    scope_resource = "customers"
+    action_scopes = {"balance": "customers.read"}
+    method_scopes = {"GET": "customers.read", "POST": "invoices.write"}
+    action_permissions = {
+        "balance": "invoicing.view_creditentry",
+        "balance_transactions": {"GET": "invoicing.view_creditentry", "POST": "invoicing.add_creditentry"},
+    }
+
+    def get_object(self):
+        customer = get_by_id_or_key(Customer.objects.all(), self.kwargs["pk"], "external_id", label="Customer")
+        self.check_object_permissions(self.request, customer)
+        return customer
+
+    @extend_schema(responses={200: BalanceOutput(many=True)})
+    @action(detail=True, methods=["get"], url_path="balance", pagination_class=None)
+    def balance(self, request, pk=None):
+        """The balance per currency (a currency with no entries is absent: 0)."""
+        customer = self.get_object()
+        rows = selectors.customer_credit_balances(customer)
+        return Response(BalanceOutput(rows, many=True).data)
+
+    @extend_schema(request=CreditAdjustInput, responses={200: CreditEntryOutput(many=True), 201: CreditEntryOutput})
+    @action(detail=True, methods=["get", "post"], url_path="balance-transactions")
+    def balance_transactions(self, request, pk=None):
+        customer = self.get_object()
+        if request.method == "GET":
+            entries = selectors.customer_credit_entries(customer, currency=request.query_params.get("currency"))
+            page = self.paginate_queryset(entries)
+            return self.get_paginated_response(CreditEntryOutput(page, many=True).data)
+        data = CreditAdjustInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = credit_adjust(customer=customer, actor=Actor.from_request(request), **data.validated_data)
+        return Response(CreditEntryOutput(entry).data, status=status.HTTP_201_CREATED)

@@ -8,14 +8,16 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q, Sum, prefetch_related_objects
 
 from catalog.models import Charge
+from catalog.taxes import current_tax_rates
 from customers.choices import BILLABLE_STATUSES, SubscriptionStatus
-from customers.models import Subscription
+from customers.models import Customer, Subscription
 from customers.periods import next_period, period_at
 from customers.services import BILLING_STATE_FIELDS, subscription_billing_failed, subscriptions_billing_state_save
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
@@ -28,7 +30,9 @@ from metering.aggregation import aggregate_usage_batch
 from ..choices import InvoiceKind, InvoiceStatus
 from ..models import Invoice, InvoiceEvent, InvoiceLine
 from .audit import audit_event, audit_fields
-from .lines import LineDraft, build_lines, drafts_total, usage_windows
+from .credit import credit_balances
+from .lines import LineDraft, build_lines, usage_windows
+from .pipeline import InvoiceMoney, TaxContext, invoice_money
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +78,36 @@ def _credited(pairs: list[tuple], exclude_invoice_id=None) -> dict:
     return credited
 
 
+def _tax_contexts(windows: list[BillingWindow]) -> dict:
+    """{subscription id: TaxContext} for a batch: the customers' tax fields in one query, the rates in one."""
+    if not windows:
+        return {}
+    rates = current_tax_rates()
+    cached = Subscription.customer.is_cached
+    missing = {w.subscription.customer_id for w in windows if not cached(w.subscription)}
+    loaded = {
+        c.pk: c for c in Customer.objects.filter(pk__in=missing).only("id", "tax_rates", "tax_exempt", "reverse_charge")
+    }
+    contexts = {}
+    for w in windows:
+        sub = w.subscription
+        customer = sub.customer if cached(sub) else loaded[sub.customer_id]
+        contexts[sub.pk] = TaxContext(
+            rates=rates,
+            plan_rates=tuple(sub.plan.tax_rates or ()),
+            customer_rates=tuple(customer.tax_rates or ()),
+            tax_exempt=customer.tax_exempt,
+            reverse_charge=customer.reverse_charge,
+            inclusive=sub.plan.tax_inclusive,
+        )
+    return contexts
+
+
 def compute_windows(
     windows: list[BillingWindow], *, exclude_invoice_id=None, isolate: bool = False
-) -> list[list[LineDraft]] | list[list[LineDraft] | BillingOverflow]:
-    """Lines for many windows with one aggregation statement per aggregation type for the whole batch.
+) -> list[InvoiceMoney] | list[InvoiceMoney | BillingOverflow]:
+    """Each window's invoice, through the money pipeline, with one aggregation statement per aggregation type
+    for the whole batch (and one query each for the customers' tax details, the tax rates and credit balances).
 
     With ``isolate`` a window that cannot be priced gets its BillingOverflow in its place instead of
     raising, so a page listing many subscriptions shows the one that failed beside the others."""
@@ -92,10 +122,19 @@ def compute_windows(
         all_usage_windows += usage_windows(w.subscription, charges, w.start, w.usage_end)
     usage = aggregate_usage_batch(all_usage_windows)
     credited = _credited([(w.subscription.pk, w.start) for w in windows], exclude_invoice_id)
+    taxes = _tax_contexts(windows)
+    balances = credit_balances((w.subscription.customer_id, w.subscription.plan.currency) for w in windows)
     results: list = []
     for w in windows:
         try:
-            results.append(_window_lines(w, charges_by_plan[w.subscription.plan_id], usage, credited))
+            lines = _window_lines(w, charges_by_plan[w.subscription.plan_id], usage, credited)
+            currency = w.subscription.plan.currency
+            money = invoice_money(
+                lines, currency=currency, tax=taxes[w.subscription.pk],
+                credit_balance=balances.get((w.subscription.customer_id, currency), Decimal(0)),
+            )
+            check_totals(money, subscription_id=w.subscription.pk)
+            results.append(money)
         except BillingOverflow as exc:
             if not isolate:
                 raise
@@ -116,7 +155,7 @@ def _window_lines(w: BillingWindow, charges: list, usage: dict, credited: dict) 
             usage=usage,
             credited=credited.get((w.subscription.pk, w.start), {}),
         )
-    except ArithmeticError as exc:  # decimal.InvalidOperation / Overflow: a product past 28 digits
+    except ArithmeticError as exc:  # decimal.InvalidOperation / Overflow: past even the exact context
         raise BillingOverflow(
             f"Subscription {w.subscription.pk}: an amount for [{w.start.isoformat()}, {w.usage_end.isoformat()}) "
             "is too large to compute"
@@ -147,11 +186,17 @@ def check_bounds(drafts: list[LineDraft], *, subscription_id) -> None:
                     f"Subscription {subscription_id}: {name} {value} on line {draft.description!r} exceeds the "
                     f"largest an invoice holds (under 10^{digits - places})"
                 )
-    if not fits_column(drafts_total(drafts), max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
-        raise BillingOverflow(
-            f"Subscription {subscription_id}: invoice total {drafts_total(drafts)} exceeds the largest an invoice "
-            f"holds (under 10^{AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES})"
-        )
+
+
+def check_totals(money: InvoiceMoney, *, subscription_id) -> None:
+    """Refuse an invoice whose totals (with tax) the invoice table cannot store."""
+    for name in ("subtotal", "tax_total", "total"):
+        value = getattr(money, name)
+        if not fits_column(value, max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
+            raise BillingOverflow(
+                f"Subscription {subscription_id}: invoice {name} {value} exceeds the largest an invoice "
+                f"holds (under 10^{AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES})"
+            )
 
 
 def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
@@ -165,6 +210,10 @@ def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
             "quantity": d.quantity,
             "unit_price": d.unit_price,
             "amount": d.amount,
+            "discount_amount": d.discount_amount,
+            "taxable_amount": d.taxable_amount,
+            "tax_amount": d.tax_amount,
+            "taxes": d.taxes,
             "breakdown": d.breakdown,
             "position": position,
         }
@@ -172,9 +221,12 @@ def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
     ]
 
 
-def _set_totals(invoice: Invoice, drafts: list[LineDraft]) -> None:
-    invoice.subtotal = drafts_total(drafts)
-    invoice.total = invoice.subtotal
+MONEY_FIELDS = list(InvoiceMoney(lines=[], currency="USD").invoice_fields())
+
+
+def _set_totals(invoice: Invoice, money: InvoiceMoney) -> None:
+    for name, value in money.invoice_fields().items():
+        setattr(invoice, name, value)
 
 
 def _fixed_end(subscription: Subscription, period_start: datetime) -> datetime:
@@ -235,9 +287,8 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
     windows = [w for w in windows if (w.subscription.pk, w.start) not in existing]
     invoices, lines, audit = [], [], []
     created_by = audit_fields(action="created", actor=actor, to_status=InvoiceStatus.DRAFT)
-    for window, drafts in zip(windows, compute_windows(windows)):
+    for window, money in zip(windows, compute_windows(windows)):
         sub = window.subscription
-        subtotal = drafts_total(drafts)
         invoice_id = uuid.uuid4()
         invoices.append(
             {
@@ -250,11 +301,10 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
                 "period_start": window.start,
                 "period_end": window.usage_end,
                 "finalize_at": now + grace,
-                "subtotal": subtotal,
-                "total": subtotal,
+                **money.invoice_fields(),
             }
         )
-        lines += _line_rows(invoice_id, drafts)
+        lines += _line_rows(invoice_id, money.lines)
         audit.append({"invoice_id": invoice_id, **created_by})
     rows_insert(model=Invoice, rows=invoices)
     rows_insert(model=InvoiceLine, rows=lines)
@@ -356,7 +406,7 @@ def interim_window(*, subscription: Subscription, now: datetime) -> BillingWindo
     )
 
 
-def invoice_preview(*, subscription: Subscription, now: datetime) -> tuple[BillingWindow, list[LineDraft]]:
+def invoice_preview(*, subscription: Subscription, now: datetime) -> tuple[BillingWindow, InvoiceMoney]:
     """What an interim invoice would say now; nothing is stored."""
     subscription = (
         Subscription.objects.select_related("plan", "customer").prefetch_related(_CHARGES).get(pk=subscription.pk)
@@ -370,7 +420,7 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
     """An INTERIM invoice for the current period's usage so far (and its fixed fees, if not billed yet)."""
     subscription = _locked_subscription(subscription)
     window = interim_window(subscription=subscription, now=now)
-    drafts = compute_windows([window])[0]
+    money = compute_windows([window])[0]
     invoice = Invoice(
         customer_id=subscription.customer_id,
         subscription=subscription,
@@ -381,9 +431,9 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
         period_end=window.usage_end,
         finalize_at=now + timedelta(seconds=settings.FLUXBILL_INVOICE_GRACE_PERIOD),
     )
-    _set_totals(invoice, drafts)
+    _set_totals(invoice, money)
     invoice.save()
-    rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, drafts))
+    rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, money.lines))
     audit_event(invoice=invoice, action="created", actor=actor, to_status=InvoiceStatus.DRAFT, detail="interim").save()
     return invoice
 
@@ -404,11 +454,11 @@ def invoice_recompute(*, invoice: Invoice, actor, record: bool = True) -> Invoic
         window = BillingWindow(
             subscription, invoice.period_start, invoice.period_end, _fixed_end(subscription, invoice.period_start)
         )
-    drafts = compute_windows([window], exclude_invoice_id=invoice.pk)[0]
+    money = compute_windows([window], exclude_invoice_id=invoice.pk)[0]
     invoice.lines.all().delete()
-    rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, drafts))
-    _set_totals(invoice, drafts)
-    invoice.save(update_fields=["subtotal", "total", "updated_at"])
+    rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, money.lines))
+    _set_totals(invoice, money)
+    invoice.save(update_fields=[*MONEY_FIELDS, "updated_at"])
     if record:
         audit_event(invoice=invoice, action="recomputed", actor=actor, from_status=invoice.status, to_status=invoice.status).save()
     return invoice

@@ -19,6 +19,7 @@ from ..choices import InvoiceStatus
 from ..events import invoice_finalized_on_commit, invoice_voided_on_commit
 from ..models import Invoice, InvoiceDocument
 from .audit import audit_event
+from .credit import credit_on_finalize, credit_on_void
 from .generation import invoice_recompute
 from .locks import invoice_locked, status_require
 
@@ -74,9 +75,10 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     }
     invoice.issued_at = now
     invoice.due_date = (now + timedelta(days=settings.FLUXBILL_INVOICE_NET_DAYS)).date()
-    # Nothing due: settled at once ("nothing due"), so it is neither chased nor, by default, emailed. The
-    # period keeps its invoice. (A negative total stays OPEN until the money pipeline carries it to credit.)
-    nothing_due = invoice.total == 0
+    credit_on_finalize(invoice=invoice, actor=actor)
+    # Nothing due (a zero total, or one the customer's credit covers): settled at once, so it is neither
+    # chased nor, by default, emailed. The period keeps its invoice.
+    nothing_due = invoice.amount_due == 0
     invoice.status = InvoiceStatus.PAID if nothing_due else InvoiceStatus.OPEN
     if nothing_due:
         invoice.paid_at = now
@@ -139,6 +141,8 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
     invoice = invoice_locked(invoice=invoice)
     status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="void")
     before = invoice.status
+    if before != InvoiceStatus.DRAFT:
+        credit_on_void(invoice=invoice, actor=actor)
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = now
     # The reason joins the open history context (a request's, a task's) or opens one (a shell, a script),
@@ -168,6 +172,7 @@ def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: dateti
     before = invoice.status
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = paid_at or now
+    invoice.amount_paid = invoice.amount_due  # what remains, in full
     invoice.payment_reference = reference or ""
     invoice.save()
     _document_outdated(invoice)

@@ -6,7 +6,8 @@
   billed for days inside a trial.
 - USAGE charges aggregate the meter over the window and price it with the charge's model.
 - What non-void INTERIM invoices of the same period already billed for a charge is subtracted
-  from that charge's line, so tiers price the whole period and nothing is billed twice.
+  from that charge's line, so tiers price the whole period and nothing is billed twice; where they
+  billed more than the period now comes to, the line is zero and the excess is customer credit.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ class LineDraft:
     breakdown: list = field(default_factory=list)
     charge: object = None
     meter_id: object = None
+    # Filled in by the pipeline's later steps (pipeline.py).
+    discount_amount: Decimal = ZERO
+    taxable_amount: Decimal = ZERO
+    tax_amount: Decimal = ZERO
+    taxes: list = field(default_factory=list)
+    # Billed before for this charge in this period beyond what the period now comes to: customer credit.
+    excess: Decimal = ZERO
+
+    @property
+    def charge_id(self):
+        return getattr(self.charge, "pk", None)
 
 
 def drafts_total(drafts: list[LineDraft]) -> Decimal:
@@ -143,7 +155,10 @@ def build_lines(
                 meter_id=charge.meter_id,
             )
         if already:
-            line.amount -= already
+            # Never below zero: what interim invoices (or a usage figure that has since fallen, as LATEST can)
+            # billed beyond the period's price is carried to the customer's credit by the pipeline.
+            line.excess = max(ZERO, already - line.amount)
+            line.amount = max(ZERO, line.amount - already)
             line.description += f" (less {decimal_to_string(already)} billed on interim invoices)"
         lines.append(line)
     return lines

@@ -12,9 +12,9 @@ from tests.factories import StaffFactory
 pytestmark = pytest.mark.django_db
 
 FINANCE_SECTIONS = {
-    "Catalog": ["Meters", "Plans", "Charges"],
+    "Catalog": ["Meters", "Plans", "Charges", "Tax rates"],
     "Customers": ["Customers", "Subscriptions"],
-    "Billing": ["Invoices", "Usage events"],
+    "Billing": ["Invoices", "Credit ledger", "Usage events"],
     "Keys": ["API keys"],
 }
 
@@ -86,5 +86,5 @@ def test_a_user_who_may_view_only_invoices_gets_only_billing_with_invoices(clien
 def test_an_apps_own_page_still_lists_its_models(client):
     response = _login(client, _staff("Finance")).get("/admin/catalog/")
 
-    assert _sections(response) == {"Plans and charges": ["Charges", "Plans"]}  # the app's own name
+    assert _sections(response) == {"Plans and charges": ["Charges", "Plans", "Tax rates"]}  # the app's own name
     assert response.context["app_list"][0]["app_label"] == "catalog"

@@ -124,7 +124,8 @@ def test_an_interim_while_rollover_lags_covers_the_period_that_contains_now():
     event(charge, sub.customer, 30, utc(2025, 1, 20))
     event(charge, sub.customer, 5, utc(2025, 2, 3))
 
-    window, lines = invoice_preview(subscription=sub, now=utc(2025, 2, 10))
+    window, money = invoice_preview(subscription=sub, now=utc(2025, 2, 10))
+    lines = money.lines
     interim = subscription_generate_interim(subscription=sub, now=utc(2025, 2, 10), actor=ACTOR)
 
     assert (window.start, window.usage_end) == (utc(2025, 2, 1), utc(2025, 2, 10))
@@ -157,7 +158,8 @@ def test_preview_matches_the_interim_and_stores_nothing():
     event(charge, sub.customer, 130, utc(2025, 1, 5))
     now = utc(2025, 1, 10)
 
-    window, lines = invoice_preview(subscription=sub, now=now)
+    window, money = invoice_preview(subscription=sub, now=now)
+    lines = money.lines
     assert (window.start, window.usage_end) == (utc(2025, 1, 1), now)
     # 130 units = 100 + 30 × 0.50 = 115.00
     assert [(line.kind, line.amount) for line in lines] == [("FIXED", Decimal("49.00")), ("USAGE", Decimal("115.00"))]
@@ -188,8 +190,8 @@ def test_generate_invoice_endpoint_then_period_end_invoice(running_subscription)
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["kind"], body["status"], body["subscription_id"]) == ("INTERIM", "DRAFT", str(sub.pk))
-    assert body["total"] == "129"
-    assert [(line["kind"], line["amount"]) for line in body["lines"]] == [("FIXED", "49"), ("USAGE", "80")]
+    assert body["total"] == "129.00"
+    assert [(line["kind"], line["amount"]) for line in body["lines"]] == [("FIXED", "49.00"), ("USAGE", "80.00")]
     assert body["audit"][0]["action"] == "created"
 
     event(charge, sub.customer, 60, sub.current_period_start + timedelta(days=20))  # later in the period
@@ -206,10 +208,10 @@ def test_preview_endpoint_returns_the_same_figures_and_stores_nothing(running_su
     body = preview.json()
     assert body["subscription_id"] == str(sub.pk)
     assert body["currency"] == "USD"
-    assert body["total"] == "129"
+    assert body["total"] == "129.00"
     assert [(line["kind"], line["amount"], line["quantity"]) for line in body["lines"]] == [
-        ("FIXED", "49", "1"),
-        ("USAGE", "80", "80"),
+        ("FIXED", "49.00", "1"),
+        ("USAGE", "80.00", "80"),
     ]
     assert Decimal(body["lines"][1]["breakdown"][0]["units"]) == Decimal("80")
     assert Invoice.objects.count() == 0
@@ -221,7 +223,7 @@ def test_preview_endpoint_returns_the_same_figures_and_stores_nothing(running_su
 
     # After the interim, the preview shows what is left to bill: nothing so far.
     after = reader.get(f"/api/v1/subscriptions/{sub.pk}/preview-invoice").json()
-    assert after["total"] == "0"
+    assert after["total"] == "0.00"
     assert Invoice.objects.count() == 1
 
 

@@ -90,12 +90,12 @@ def test_customer_is_an_id_or_an_external_id(invoices, admin_api):
 def test_list_rows_carry_amounts_as_strings(invoices, admin_api):
     rows = {row["id"]: row for row in admin_api.get("/api/v1/invoices").json()["results"]}
     a_jan = rows[str(invoices["a_jan"].pk)]
-    assert a_jan["total"] == "54"  # 49.00 + 5 × 1.00
-    assert a_jan["subtotal"] == "54"
+    assert a_jan["total"] == "54.00"  # 49.00 + 5 × 1.00
+    assert a_jan["subtotal"] == "54.00"
     assert a_jan["currency"] == "USD"
     assert a_jan["number"] == "INV-2025-000001"
     assert a_jan["zero_total"] is False
-    assert rows[str(invoices["b_jan"].pk)]["total"] == "50"
+    assert rows[str(invoices["b_jan"].pk)]["total"] == "50.00"
     assert "lines" not in a_jan  # lines are on the detail only
 
 
@@ -155,16 +155,16 @@ def test_detail_has_lines_with_breakdown_and_audit(admin_api):
     invoice = invoice_finalize(invoice=Invoice.objects.get(), now=NOW, actor=ACTOR)
 
     body = admin_api.get(f"/api/v1/invoices/{invoice.pk}").json()
-    assert body["total"] == "43"  # 20.00 + (10 × 2.00 + 1 flat) + 4 × 0.50 = 20 + 21 + 2
+    assert body["total"] == "43.00"  # 20.00 + (10 × 2.00 + 1 flat) + 4 × 0.50 = 20 + 21 + 2
     fee, tokens = body["lines"]
     assert (fee["kind"], fee["description"], fee["quantity"], fee["unit_price"], fee["amount"]) == (
         "FIXED",
         "Platform fee",
         "1",
         "20",
-        "20",
+        "20.00",
     )
-    assert (tokens["kind"], tokens["description"], tokens["quantity"], tokens["amount"]) == ("USAGE", "Tokens", "14", "23")
+    assert (tokens["kind"], tokens["description"], tokens["quantity"], tokens["amount"]) == ("USAGE", "Tokens", "14", "23.00")
     assert tokens["unit_price"] is None
     assert tokens["meter_id"] == str(charge.meter_id)
     assert tokens["charge_id"] == str(charge.pk)

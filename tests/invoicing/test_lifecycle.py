@@ -87,7 +87,7 @@ def test_finalize_freezes_snapshot_dates_and_totals(settings, admin_api):
     assert body["number"] == "INV-2025-000001"
     assert body["issued_at"] == "2025-02-01T02:00:00.000000Z"
     assert body["due_date"] == "2025-03-03"
-    assert body["total"] == "54"
+    assert body["total"] == "54.00"
     assert audit_rows(invoice) == [("created", "", "DRAFT", "task:test"), ("finalized", "DRAFT", "OPEN", "task:test")]
 
     settings.FLUXBILL_INVOICE_NET_DAYS = 14
@@ -283,7 +283,7 @@ def test_regenerate_draft_recomputes_in_place(admin_api):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["id"] == str(invoice.pk)
-    assert (body["status"], body["total"], body["number"]) == ("DRAFT", "60", None)  # 49 + 11 × 1.00
+    assert (body["status"], body["total"], body["number"]) == ("DRAFT", "60.00", None)  # 49 + 11 × 1.00
     assert Invoice.objects.count() == 1
     assert body["audit"][-1]["action"] == "recomputed"
 
@@ -304,12 +304,12 @@ def test_regenerate_open_voids_it_and_issues_a_linked_replacement(admin_api):
     assert new["replaces_id"] == str(invoice.pk)
     assert new["kind"] == "PERIOD"
     assert (new["period_start"], new["period_end"]) == ("2025-01-01T00:00:00.000000Z", "2025-02-01T00:00:00.000000Z")
-    assert new["total"] == "60"
+    assert new["total"] == "60.00"
 
     old = admin_api.get(f"/api/v1/invoices/{invoice.pk}").json()
     assert old["status"] == "VOID"
     assert old["number"] == f"INV-{year}-000001"
-    assert old["total"] == "54"  # the issued invoice never changes
+    assert old["total"] == "54.00"  # the issued invoice never changes
     assert old["replaced_by_id"] == new["id"]
     assert ("voided", "OPEN", "VOID") in [(a["action"], a["from_status"], a["to_status"]) for a in old["audit"]]
 
@@ -350,7 +350,7 @@ def test_events_stored_after_issue_show_as_late_usage(admin_api):
 
     body = admin_api.get(f"/api/v1/invoices/{invoice.pk}").json()
     assert body["late_usage"] == {"events": 2, "quantity": "12"}
-    assert body["total"] == "56"  # counted, not billed: staff decide whether to regenerate
+    assert body["total"] == "56.00"  # counted, not billed: staff decide whether to regenerate
 
 
 # --- the finalize-due sweep --------------------------------------------------------------------------------------
