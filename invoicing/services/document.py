@@ -4,14 +4,16 @@ The page, the PDF and the email all render `invoicing/invoice_document.html` fro
 Nothing here writes, and nothing changes what is billed: a line's amount is the stored one.
 
 Breakdown rows are printed in the currency. The priced tiers are exact (4.692, 29.998), so each row's printed
-amount is chosen by the largest-remainder rule: every row rounded down to the minor unit, then the cents still
-missing from the line's amount handed one each to the rows that lost the most (`split_to_total`). The printed rows
-then add up to the printed line, to the cent: 4.692 + 30.00 + 29.998 = 64.69 prints 4.69 + 30.00 + 30.00.
+amount is chosen by the largest-remainder rule (fluxbill.core.money.allocate, as the tax step splits a rate's
+tax): every row rounded down to the minor unit, then the cents still missing handed one each to the rows that lost
+most. The printed rows add up to the printed line, to the cent: 4.692 + 30.00 + 29.998 = 64.69 prints 4.69 + 30.00
++ 30.00.
 
 Two rows join the priced ones so that quantities and amounts add up on paper too:
 - free units, when the charge gives some: "Free units", their count, no charge;
 - what interim invoices of the same period already billed: the tiers price the whole period and the line bills
-  the rest, so a negative row "Less billed on interim invoices" brings the rows down to the line's amount.
+  the rest, so a negative row "Less billed on interim invoices" brings the rows down to the line's amount (never
+  below zero: what they billed beyond it is the invoice's credit carried, printed under the totals).
 Fixed fees carry neither: their description already says "prorated …" and "less … billed on interim invoices".
 """
 
@@ -19,40 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from fluxbill.core.fields import decimal_to_string
-from fluxbill.core.money import format_quantity, format_unit_price, minor_units, round_money
+from fluxbill.core.money import allocate, format_quantity, format_unit_price, round_money
 
 from ..choices import InvoiceStatus, LineKind
 
 ZERO = Decimal(0)
-
-
-def split_to_total(amounts: list[Decimal], total: Decimal, currency: str) -> list[Decimal]:
-    """`amounts` in the currency's minor unit, adding up to `total` exactly (largest remainder).
-
-    Each amount is rounded toward zero; the minor units still missing go one each to the amounts with the largest
-    remainders, the earlier row first on a tie. `total` is normally round_money of the amounts' sum; should it be
-    further away than one unit per row, the rest stays on the largest row, so the sum still holds.
-    """
-    if not amounts:
-        return []
-    quantum = Decimal(1).scaleb(-minor_units(currency))
-    total = round_money(total, currency)
-    floors = [Decimal(a).quantize(quantum, rounding=ROUND_DOWN) for a in amounts]
-    missing = int((total - sum(floors, ZERO)) / quantum)
-    step = quantum if missing >= 0 else -quantum
-    remainders = [abs(Decimal(a) - f) for a, f in zip(amounts, floors)]
-    order = sorted(range(len(amounts)), key=lambda i: (-remainders[i], i))
-    printed = list(floors)
-    for i in order[: min(abs(missing), len(amounts))]:
-        printed[i] += step
-    rest = total - sum(printed, ZERO)
-    if rest:
-        largest = max(range(len(printed)), key=lambda i: abs(printed[i]))
-        printed[largest] += rest
-    return printed
 
 
 @dataclass
@@ -111,7 +87,7 @@ def _tier_rows(line, currency: str, unit: str) -> tuple[list[PrintedRow], Decima
     raw = [Decimal(tier["amount"]) for tier in line.breakdown]
     full = round_money(sum(raw, ZERO), currency)
     rows = []
-    for tier, amount in zip(line.breakdown, split_to_total(raw, full, currency)):
+    for tier, amount in zip(line.breakdown, allocate(full, raw, currency)):
         if tier.get("packages") is not None:
             packages = Decimal(tier["packages"])
             rows.append(PrintedRow(
@@ -238,47 +214,35 @@ def document_period(invoice) -> str:
 # Totals ----------------------------------------------------------------------------------------------------------
 
 
-def _money(invoice, name: str, default: Decimal) -> Decimal:
-    value = getattr(invoice, name, None)
-    return default if value is None else Decimal(value)
-
-
 def document_totals(invoice) -> dict:
-    """Subtotal, discounts, the tax table, total, credits applied, amount paid and amount due, as printed.
-
-    Amount due is what is still to pay: the total less credits applied and payments received.
-    """
-    total = _money(invoice, "total", ZERO)
-    credit = _money(invoice, "credit_applied", ZERO)
-    paid_default = total - credit if invoice.status == InvoiceStatus.PAID else ZERO
-    paid = _money(invoice, "amount_paid", paid_default)
-    remaining = getattr(invoice, "amount_remaining", None)
-    due = Decimal(remaining) if remaining is not None else total - credit - paid
-    if invoice.status == InvoiceStatus.VOID:
-        due = ZERO
-    taxes = []
-    for row in getattr(invoice, "tax_summary", None) or []:
-        taxes.append({
+    """The money pipeline's figures as printed: subtotal, discounts, the tax table, total, credits applied,
+    amount paid, amount due (what is still to pay: the pipeline's amount due less payments received) and the
+    credit carried to the customer's balance. A voided invoice is due nothing."""
+    taxes = [
+        {
             "name": row.get("name") or row.get("code") or "Tax",
             "rate": _percent(row.get("rate")),
             "taxable_amount": Decimal(str(row.get("taxable_amount") or 0)),
             "tax_amount": Decimal(str(row.get("tax_amount") or 0)),
-        })  # fmt: skip
+        }
+        for row in invoice.tax_summary or []
+    ]
     return {
-        "subtotal": _money(invoice, "subtotal", total),
-        "discount_total": _money(invoice, "discount_total", ZERO),
+        "subtotal": invoice.subtotal,
+        "discount_total": invoice.discount_total,
         "taxes": taxes,
-        "tax_total": _money(invoice, "tax_total", sum((t["tax_amount"] for t in taxes), ZERO)),
-        "tax_inclusive": bool(getattr(invoice, "tax_inclusive", False)),
-        "total": total,
-        "credit_applied": credit,
-        "amount_paid": paid,
-        "amount_due": due,
+        "tax_total": invoice.tax_total,
+        "tax_inclusive": invoice.tax_inclusive,
+        "total": invoice.total,
+        "credit_applied": invoice.credit_applied,
+        "amount_paid": invoice.amount_paid,
+        "amount_due": ZERO if invoice.status == InvoiceStatus.VOID else invoice.amount_remaining,
+        "credit_carried": invoice.credit_carried,
     }
 
 
 def _percent(rate) -> str:
-    """A rate as a percentage: '0.19' → '19%', '0.075' → '7.5%'. Rates are fractions of one."""
+    """A tax rate as printed: '19' → '19%', '7.50' → '7.5%' (catalog.TaxRate.rate is a percentage)."""
     if rate in (None, ""):
         return ""
-    return f"{decimal_to_string(Decimal(str(rate)) * 100)}%"
+    return f"{decimal_to_string(Decimal(str(rate)))}%"

@@ -13,13 +13,8 @@ from fluxbill.core.money import format_quantity, format_unit_price
 from invoicing.choices import InvoiceStatus, LineKind
 from invoicing.models import Invoice
 from invoicing.services import invoice_finalize, invoice_mark_paid
-from invoicing.services.document import (
-    document_parties,
-    document_period,
-    document_totals,
-    printed_line,
-    split_to_total,
-)
+from fluxbill.core.money import allocate
+from invoicing.services.document import document_parties, document_period, document_totals, printed_line
 from invoicing.services.lines import LineDraft
 from tests.factories import MeterFactory, UsageChargeFactory
 
@@ -36,23 +31,19 @@ TIERS = [
 
 
 def test_largest_remainder_gives_the_missing_cent_to_the_row_that_lost_most():
+    # The rule the document prints tier rows by (fluxbill.core.money.allocate):
     # floors 4.69 + 30.00 + 29.99 = 64.68, one cent short; remainders .002, 0, .008 → the third row gets it.
-    assert split_to_total([D("4.692"), D("30.00"), D("29.998")], D("64.69"), "USD") == [D("4.69"), D("30.00"), D("30.00")]
+    assert allocate(D("64.69"), [D("4.692"), D("30.00"), D("29.998")], "USD") == [D("4.69"), D("30.00"), D("30.00")]
 
 
 def test_largest_remainder_breaks_ties_in_row_order_and_works_in_yen():
     # 0.005 + 0.005 = 0.01: floors 0 + 0, one cent missing, equal remainders → the first row.
-    assert split_to_total([D("0.005"), D("0.005")], D("0.01"), "USD") == [D("0.01"), D("0.00")]
+    assert allocate(D("0.01"), [D("0.005"), D("0.005")], "USD") == [D("0.01"), D("0.00")]
     # ¥0.5 × 3 = ¥1.5 → ¥2 (half up): floors 0, 0, 0, two yen missing → the first two rows.
-    assert split_to_total([D("0.5"), D("0.5"), D("0.5")], D("2"), "JPY") == [D("1"), D("1"), D("0")]
+    assert allocate(D("2"), [D("0.5"), D("0.5"), D("0.5")], "JPY") == [D("1"), D("1"), D("0")]
     # 1/3 each of $1.00: 0.333… floors to 0.33 × 3 = 0.99 → the first row gets the cent.
     third = D(1) / D(3)
-    assert split_to_total([third, third, third], D("1.00"), "USD") == [D("0.34"), D("0.33"), D("0.33")]
-
-
-def test_a_total_further_off_than_a_cent_a_row_still_adds_up():
-    # 1.00 + 1.00 against 2.05: both rows get a cent (2.02), the remaining 0.03 stays on the largest (first).
-    assert split_to_total([D("1.00"), D("1.00")], D("2.05"), "USD") == [D("1.04"), D("1.01")]
+    assert allocate(D("1.00"), [third, third, third], "USD") == [D("0.34"), D("0.33"), D("0.33")]
 
 
 def test_unit_prices_keep_their_sub_cent_digits_and_quantities_their_separators():
@@ -174,7 +165,7 @@ def test_parties_fall_back_to_todays_snapshot_keys_and_the_live_customer_on_draf
                                                                                     "10115 Berlin")  # fmt: skip
 
 
-def test_totals_fall_back_until_the_money_fields_exist_and_paid_means_nothing_due(db):
+def test_totals_are_the_pipelines_and_paid_means_nothing_due(db):
     draft, _, _ = period_draft(units=5)  # $49.00 + 5 × $1.00 = $54.00
     invoice = invoice_finalize(invoice=draft, now=utc(2025, 2, 1, 2), actor=ACTOR)
     totals = document_totals(invoice)
@@ -207,7 +198,7 @@ def test_lines_taxed_at_their_rates_get_a_tax_column():
                      unit_price=D("49.00"))  # fmt: skip
     html = render_to_string("invoicing/lines_table.html", {"lines": [line], "currency": "USD", "total": D("49.00")})
     assert "<th class=\"num\">Tax</th>" not in html  # no taxes computed: no column
-    line.taxes = [{"code": "DE-VAT-19", "rate": "0.19", "amount": "9.31"}]
+    line.taxes = [{"code": "DE-VAT-19", "name": "VAT", "rate": "19", "amount": "9.31"}]
     html = render_to_string("invoicing/lines_table.html", {"lines": [line], "currency": "USD", "total": D("49.00")})
     assert "<th class=\"num\">Tax</th>" in html and '<td class="num">19%</td>' in html
     assert '<th colspan="4">Total</th>' in html
@@ -234,3 +225,14 @@ def test_a_period_line_after_an_interim_prints_the_tiers_and_what_the_interim_bi
         ("Less billed on interim invoices", D("-4.69")),
     ]  # fmt: skip
     assert sum(r.amount for r in printed.rows) == printed.amount == D("60.00")
+
+
+def test_credit_carried_and_discounts_are_printed_when_there_are_some(db):
+    draft, _, _ = period_draft(units=5)  # $54.00
+    html = render_to_string("invoicing/invoice_document.html", {"invoice": draft, "lines": list(draft.lines.all())})
+    assert "Discounts" not in html and "Credited to your balance" not in html and "Credits applied" not in html
+    draft.discount_total, draft.credit_carried, draft.credit_applied = D("4.00"), D("2.50"), D("1.00")
+    html = render_to_string("invoicing/invoice_document.html", {"invoice": draft, "lines": list(draft.lines.all())})
+    assert "<th>Discounts</th><td class=\"num\">−$4.00</td>" in html
+    assert "<th>Credits applied</th><td class=\"num\">−$1.00</td>" in html
+    assert "<th>Credited to your balance</th><td class=\"num\">$2.50</td>" in html

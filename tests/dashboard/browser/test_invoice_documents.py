@@ -3,9 +3,8 @@ real services, their PDFs rendered, and every page turned into a PNG (poppler's 
 test-artifacts/screenshots/invoices/, beside the PDFs, for people to look at. The dashboard page of one is
 screenshotted in Chromium. The text pypdf extracts is asserted: seller, bill-to, totals, tax rows, stamps.
 
-Money fields and parties other helpers are adding (tax_summary, credit_applied, seller_snapshot …) are set on the
-in-memory invoice before rendering, so these documents show them before and after those land; amounts below
-are worked out by hand.
+Taxes, credit and reverse charge come from the money pipeline; the seller (and a bill-to tax id) are set on the
+in-memory invoice before rendering until billing entities land. Amounts are worked out by hand beside them.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from catalog.choices import PricingModel
-from fluxbill.core.money import round_money
-from invoicing.models import Invoice, InvoiceLine
+from catalog.taxes import tax_rate_create
+from invoicing.models import Invoice
 from invoicing.services import (
     invoice_finalize,
     invoice_mark_paid,
@@ -31,6 +30,7 @@ from invoicing.services import (
     invoice_regenerate,
     subscriptions_rollover,
 )
+from invoicing.services.credit import credit_adjust
 from invoicing.services.document import printed_lines
 from tests.invoicing.builders import ACTOR, event, plan_with, subscribe, utc
 
@@ -60,17 +60,6 @@ def _show(invoice, **values):
     for name, value in values.items():
         setattr(invoice, name, value)
     return invoice
-
-
-def _line_taxes(invoice, rate_of) -> bool:
-    """Store each line's taxes ({code, rate, amount}) where InvoiceLine has the field yet; whether it has."""
-    if "taxes" not in {f.name for f in InvoiceLine._meta.get_fields()}:
-        return False
-    for line in invoice.lines.all():
-        code, rate = rate_of(line)
-        line.taxes = [{"code": code, "rate": rate, "amount": str(round_money(line.amount * D(rate), invoice.currency))}]
-        line.save(update_fields=["taxes"])
-    return True
 
 
 def _draft(plan, units: dict, **customer_fields):
@@ -119,10 +108,15 @@ def _pdftoppm():
 
 
 def test_forty_lines_three_tax_rates_run_to_several_pages_with_seller_bill_to_and_totals():
+    tax_rate_create(code="VAT19", name="VAT", rate="19")
+    tax_rate_create(code="VAT7", name="VAT reduced", rate="7")
+    tax_rate_create(code="VAT0", name="VAT zero-rated", rate="0")
+    rate_of = {1: "VAT7", 2: "VAT0", 0: "VAT19"}
     # Charge i (1…40) at $0.0025 per call with 1,000·i + 500 calls: 2.5·i + 1.25 dollars, $3.75 … $101.25.
-    # Σ = 2.5 · 820 + 40 · 1.25 = $2,100.00.
-    usage = [{"unit_price": D("0.0025"), "display_name": f"API calls, region {i:02d}"} for i in range(1, 41)]
-    plan, fixed, charges = plan_with(usage=usage)
+    # Σ = 2.5 · 820 + 40 · 1.25 = $2,100.00. Each charge is taxed at the rate of i mod 3.
+    usage = [{"unit_price": D("0.0025"), "display_name": f"API calls, region {i:02d}", "tax_rates": [rate_of[i % 3]]}
+             for i in range(1, 41)]  # fmt: skip
+    plan, _, charges = plan_with(usage=usage)
     for charge in charges:
         charge.meter.unit = "calls"
         charge.meter.save()
@@ -130,19 +124,14 @@ def test_forty_lines_three_tax_rates_run_to_several_pages_with_seller_bill_to_an
                    name="Acme Corp", email="ap@acme.example", address="1 Main Street\nSpringfield, IL 62701")  # fmt: skip
     text, pages = _render(draft, "draft-forty-lines")
     assert pages > 1 and text.count("DRAFT") == pages  # the watermark on every page
+    credit_adjust(customer=draft.customer, currency="USD", amount="100.00", reason="goodwill", actor=ACTOR)
     invoice = invoice_finalize(invoice=draft, now=ISSUED, actor=ACTOR)
-    assert invoice.total == D("2100.00")
-    # Rates by i mod 3: 1 → 7% on i = 1, 4 … 40 (Σi = 287): 2.5·287 + 14·1.25 = $735.00 → $51.45;
-    # 2 → 0% on i = 2 … 38 (Σi = 260): $666.25 → $0.00; 0 → 19% on i = 3 … 39 (Σi = 273): $698.75 → $132.7625 → $132.76.
-    # Tax $184.21, total $2,284.21, $100.00 of credit applied: $2,184.21 due.
-    _show(invoice, seller_snapshot=SELLER, tax_total=D("184.21"), total=D("2284.21"), credit_applied=D("100.00"),
-          amount_remaining=D("2184.21"), tax_summary=[
-              {"code": "DE-VAT-19", "name": "VAT 19%", "rate": "0.19", "taxable_amount": "698.75", "tax_amount": "132.76"},
-              {"code": "DE-VAT-7", "name": "VAT 7%", "rate": "0.07", "taxable_amount": "735.00", "tax_amount": "51.45"},
-              {"code": "DE-VAT-0", "name": "VAT 0%", "rate": "0", "taxable_amount": "666.25", "tax_amount": "0.00"},
-          ])  # fmt: skip
-    rates = {1: ("DE-VAT-7", "0.07"), 2: ("DE-VAT-0", "0"), 0: ("DE-VAT-19", "0.19")}
-    taxed = _line_taxes(invoice, lambda line: rates[int(line.description[-2:]) % 3])
+    # 7 % on i = 1, 4 … 40 (Σi = 287): 2.5·287 + 14·1.25 = $735.00 → $51.45;
+    # 0 % on i = 2 … 38 (Σi = 260): $666.25 → $0.00; 19 % on i = 3 … 39 (Σi = 273): $698.75 → $132.7625 → $132.76.
+    # Tax $184.21, total $2,284.21, the $100.00 of credit applied: $2,184.21 due.
+    assert (invoice.subtotal, invoice.tax_total, invoice.total, invoice.credit_applied, invoice.amount_due) == (
+        D("2100.00"), D("184.21"), D("2284.21"), D("100.00"), D("2184.21"))  # fmt: skip
+    _show(invoice, seller_snapshot=SELLER)
     text, pages = _render(invoice, "forty-lines")
     flat = _flat(text)
     assert pages > 1
@@ -151,13 +140,12 @@ def test_forty_lines_three_tax_rates_run_to_several_pages_with_seller_bill_to_an
     assert _has(flat, "Fluxbill Software GmbH", "DE123456789", "Hauptstraße 1")
     assert _has(flat, "Acme Corp", "Springfield, IL 62701")
     assert _has(flat, "INV-2025-000001", "2025-01-01 – 2025-01-31", "USD")
-    if taxed:  # the Tax column, once lines carry their taxes
-        assert _has(flat, "40,500 calls $0.0025 7% $101.25", "1,500 calls $0.0025 7% $3.75", "3,500 calls $0.0025 19% $8.75")
-    else:
-        assert _has(flat, "40,500 calls $0.0025 $101.25", "1,500 calls $0.0025 $3.75")
+    # Each line with its rate in the Tax column.
+    assert _has(flat, "1,500 calls $0.0025 7% $3.75", "2,500 calls $0.0025 0% $6.25", "3,500 calls $0.0025 19% $8.75",
+                "40,500 calls $0.0025 7% $101.25")  # fmt: skip
     assert _has(flat, "Subtotal $2,100.00")
-    assert _has(flat, "VAT 19% 19% $698.75 $132.76", "VAT 7% 7% $735.00 $51.45", "VAT 0% 0% $666.25 $0.00")
-    assert _has(flat, "Total $2,284.21", "Credits applied −$100.00", "Amount due $2,184.21")
+    assert _has(flat, "VAT 19% $698.75 $132.76", "VAT reduced 7% $735.00 $51.45", "VAT zero-rated 0% $666.25 $0.00")
+    assert _has(flat, "Tax $184.21", "Total $2,284.21", "Credits applied −$100.00", "Amount due $2,184.21")
     assert _has(flat, "IBAN DE89", "Amtsgericht Berlin")
     assert "Open" not in flat and "Endofperiod" not in flat  # no internal words
 
@@ -196,19 +184,21 @@ def test_tiers_in_the_currency_add_up_to_their_lines_and_paid_is_stamped_with_it
 
 
 def test_reverse_charge_in_euros_names_both_tax_ids():
-    plan, _, (charge,) = plan_with(currency="EUR", fixed="500.00", usage=[{"unit_price": D("0.12"), "display_name": "Compute hours"}])
-    # 500.00 + 1,250 × 0.12 = 150.00 → €650.00, no VAT charged: reverse charge.
+    tax_rate_create(code="VAT_DE", name="USt", rate="19")
+    plan, _, (charge,) = plan_with(currency="EUR", fixed="500.00", tax_rates=["VAT_DE"],
+                                   usage=[{"unit_price": D("0.12"), "display_name": "Compute hours"}])  # fmt: skip
+    # 500.00 + 1,250 × 0.12 = 150.00 → €650.00; the customer accounts for the VAT: none is charged.
     invoice = _bill(plan, {charge: 1250}, name="Société Exemple SAS", email="compta@exemple.fr",
-                    address="12 rue de la Paix\n75002 Paris")  # fmt: skip
-    _show(invoice, seller_snapshot=SELLER, reverse_charge=True, tax_total=D("0.00"), customer_snapshot={
+                    address="12 rue de la Paix\n75002 Paris", reverse_charge=True)  # fmt: skip
+    assert (invoice.reverse_charge, invoice.tax_total, invoice.total) == (True, D(0), D("650.00"))
+    _show(invoice, seller_snapshot=SELLER, customer_snapshot={
         **invoice.customer_snapshot, "legal_name": "Société Exemple SAS", "tax_id": "FR40303265045",
-        "address_lines": ["12 rue de la Paix", "75002 Paris", "France"], "country": "FR"}, tax_summary=[
-        {"code": "EU-RC", "name": "VAT reverse charge", "rate": "0", "taxable_amount": "650.00", "tax_amount": "0.00"}])  # fmt: skip
+        "address_lines": ["12 rue de la Paix", "75002 Paris", "France"], "country": "FR"})  # fmt: skip
     text, _ = _render(invoice, "reverse-charge-eur")
     flat = _flat(text)
     assert _has(flat, "Reverse charge: VAT to be accounted for by the recipient")
     assert _has(flat, "FR40303265045", "DE123456789", "France")
-    assert _has(flat, "Total €650.00", "Amount due €650.00", "EUR")
+    assert _has(flat, "Subtotal €650.00", "Total €650.00", "Amount due €650.00", "EUR")
 
 
 def test_yen_with_a_sub_yen_price_and_a_replacement_that_names_the_voided_invoice():
