@@ -202,11 +202,14 @@ def test_reverse_charge_in_euros_names_both_tax_ids():
 
 
 def test_yen_with_a_sub_yen_price_and_a_replacement_that_names_the_voided_invoice():
-    plan, _, (charge,) = plan_with(currency="JPY", fixed="1200", usage=[{"unit_price": D("0.5"), "display_name": "API calls"}])
-    # ¥1,200 + 12,345 × ¥0.5 = ¥6,172.5 → ¥6,173 (half up): ¥7,373.
+    tax_rate_create(code="JCT", name="Consumption tax", rate="10")
+    plan, _, (charge,) = plan_with(currency="JPY", fixed="1200", tax_rates=["JCT"], tax_inclusive=True,
+                                   usage=[{"unit_price": D("0.5"), "display_name": "API calls"}])  # fmt: skip
+    # ¥1,200 + 12,345 × ¥0.5 = ¥6,172.5 → ¥6,173 (half up): ¥7,373, tax included: per line net = gross ÷ 1.1,
+    # 1,090.9 → ¥1,091 and 5,611.8 → ¥5,612, so ¥6,703 taxable and ¥7,373 − ¥6,703 = ¥670 of tax inside.
     original = _bill(plan, {charge: 12345}, name="Tanaka Trading K.K.", email="keiri@tanaka.example",
                      address="1-2-3 Marunouchi\nChiyoda-ku, Tokyo 100-0005")  # fmt: skip
-    assert original.total == D("7373")
+    assert (original.total, original.tax_total) == (D("7373"), D("670"))
     event(charge, original.customer, 1, utc(2025, 1, 20))  # late usage: 12,346 × 0.5 = ¥6,173, the same total
     replacement = invoice_regenerate(invoice=original, now=utc(2025, 2, 3), actor=ACTOR)
     original.refresh_from_db()
@@ -217,7 +220,8 @@ def test_yen_with_a_sub_yen_price_and_a_replacement_that_names_the_voided_invoic
     text, _ = _render(replacement, "jpy-replacement")
     flat = _flat(text)
     assert _has(flat, f"Replaces {original.number}", f"Invoice {replacement.number}")
-    assert _has(flat, "12,346 units ¥0.5 ¥6,173", "Total ¥7,373") and "¥7,373.00" not in flat
+    assert _has(flat, "12,346 units ¥0.5 10% ¥6,173", "Total ¥7,373") and "¥7,373.00" not in flat
+    assert _has(flat, "Consumption tax 10% ¥6,703 ¥670", "Tax (included) ¥670", "Prices include tax")
 
 
 def test_a_very_long_address_and_a_draft_watermark(finance_page, screenshot):
