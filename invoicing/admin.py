@@ -135,7 +135,7 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     readonly_fields = [
         "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal_shown",
         "discount_total_shown", "tax_total_shown", "tax_summary_shown", "total_shown", "credit_applied_shown",
-        "amount_due_shown", "amount_paid_shown", "finalize_at", "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot_shown",
+        "amount_due_shown", "amount_paid_shown", "computed_at", "finalize_at", "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot_shown",
         "email_sent_at", "email_attempts", "email_last_error",
     ]
     fields = readonly_fields  # the raw amounts and snapshot are shown only through their *_shown cells

@@ -15,7 +15,8 @@ def _money_field(**kwargs) -> models.DecimalField:
     return models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs)
 
 
-@tracked()
+# computed_at moves on every refresh of a draft (every 30 s while late events arrive); its figures are tracked.
+@tracked(exclude=("computed_at",))
 class Invoice(models.Model):
     """A bill for one subscription period (PERIOD), part of one (INTERIM), or made by hand (MANUAL).
 
@@ -70,6 +71,9 @@ class Invoice(models.Model):
     billing_error = models.TextField(blank=True, default="")
     billing_error_at = models.DateTimeField(null=True, blank=True)
     billing_failures = models.PositiveIntegerField(default=0)
+    # When the lines and totals were last computed from the stored events (null: before this was recorded).
+    # A draft whose customer has events stored after this is refreshed (invoicing.services.freshness).
+    computed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

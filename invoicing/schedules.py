@@ -8,6 +8,7 @@ def schedules() -> list[tuple[str, str, int]]:
     return [
         ("fluxbill: rollover subscriptions", "invoicing.rollover_subscriptions", settings.FLUXBILL_ROLLOVER_EVERY_SECONDS),
         ("fluxbill: finalize due invoices", "invoicing.finalize_due_invoices", settings.FLUXBILL_FINALIZE_EVERY_SECONDS),
+        ("fluxbill: refresh stale drafts", "invoicing.refresh_drafts", settings.FLUXBILL_DRAFT_REFRESH_EVERY_SECONDS),
         ("fluxbill: send pending invoice emails", "invoicing.send_pending_emails", settings.FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS),
         ("fluxbill: warm the overview", "desk.warm_overview", settings.FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS),
         ("fluxbill: advance the usage rollup", "metering.usage_rollup_advance", settings.FLUXBILL_USAGE_ROLLUP_EVERY_SECONDS),

@@ -8,6 +8,7 @@ from .models import Invoice
 from .services import (
     Actor,
     EmailResult,
+    drafts_refresh,
     invoice_email_send,
     invoice_void_notice_send,
     invoices_email_pending,
@@ -26,6 +27,11 @@ def rollover_subscriptions() -> int:
 @shared_task(name="invoicing.finalize_due_invoices")
 def finalize_due_invoices() -> int:
     return invoices_finalize_due(now=timezone.now(), actor=Actor.task("finalize"))
+
+
+@shared_task(name="invoicing.refresh_drafts")
+def refresh_drafts() -> int:
+    return drafts_refresh(now=timezone.now(), actor=Actor.task("draft-refresh"))
 
 
 def email_backoff(retries: int) -> int:

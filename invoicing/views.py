@@ -31,6 +31,7 @@ from .models import Invoice, InvoiceLine
 from .services import (
     Actor,
     EmailResult,
+    draft_refresh_if_old,
     invoice_email_send,
     invoice_finalize,
     invoice_mark_paid,
@@ -195,6 +196,8 @@ def invoice_detail(request, pk):
         invoice = selectors.invoice_detail(pk)
     except Invoice.DoesNotExist:
         raise Http404("No such invoice") from None
+    if draft_refresh_if_old(invoice=invoice, now=timezone.now()):
+        invoice = selectors.invoice_detail(pk)
     lines = list(invoice.lines.all())
     offered = _offered(invoice, request.user)
     context = {
@@ -218,6 +221,8 @@ def invoice_detail(request, pk):
 @require(perms.VIEW_INVOICE)
 def invoice_pdf_download(request, pk):
     invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    if draft_refresh_if_old(invoice=invoice, now=timezone.now()):
+        invoice = Invoice.objects.select_related("customer").get(pk=pk)
     name = invoice.number or f"draft-{str(invoice.pk)[:8]}"
     response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'

@@ -227,6 +227,10 @@ FLUXBILL_ROLLOVER_BATCH_SIZE = env.int("FLUXBILL_ROLLOVER_BATCH_SIZE", default=5
 FLUXBILL_BILLING_RETRY_BASE_SECONDS = env.int("FLUXBILL_BILLING_RETRY_BASE_SECONDS", default=60)
 FLUXBILL_BILLING_RETRY_MAX_SECONDS = env.int("FLUXBILL_BILLING_RETRY_MAX_SECONDS", default=3600)
 FLUXBILL_FINALIZE_EVERY_SECONDS = env.int("FLUXBILL_FINALIZE_EVERY_SECONDS", default=60)
+# A draft's figures follow the events stored for it: beat recomputes the drafts with newer events every this
+# often, and a draft computed longer than FLUXBILL_DRAFT_FRESH_SECONDS ago is recomputed before it is shown.
+FLUXBILL_DRAFT_REFRESH_EVERY_SECONDS = env.int("FLUXBILL_DRAFT_REFRESH_EVERY_SECONDS", default=30)
+FLUXBILL_DRAFT_FRESH_SECONDS = env.int("FLUXBILL_DRAFT_FRESH_SECONDS", default=60)
 # The outbox sweep: every this often, issued invoices whose email is neither sent nor claimed are queued,
 # so an email whose task was lost (broker down at commit, worker killed) goes out within about this long.
 FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS = env.int("FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS", default=60)

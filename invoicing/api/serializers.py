@@ -85,6 +85,8 @@ class InvoiceOutput(serializers.ModelSerializer):
             "billing_error",
             "billing_error_at",
             "billing_failures",
+            # When lines and totals were computed from the stored events; a draft is kept within about a minute.
+            "computed_at",
             "created_at",
             "updated_at",
         ]

@@ -17,6 +17,7 @@ from invoicing.filters import InvoiceFilterSet, default_ordering
 from invoicing.services import (
     Actor,
     EmailResult,
+    draft_refresh_if_old,
     invoice_email_send,
     invoice_finalize,
     invoice_mark_paid,
@@ -96,6 +97,13 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return selectors.invoice_list()
         return selectors.invoice_list().select_related("replaces").prefetch_related("lines", "audit")
 
+    def retrieve(self, request, *args, **kwargs):
+        """A draft computed over FLUXBILL_DRAFT_FRESH_SECONDS ago is recomputed first (invoicing.services.freshness)."""
+        invoice = self.get_object()
+        if draft_refresh_if_old(invoice=invoice, now=timezone.now()):
+            invoice = self.get_object()
+        return Response(self.get_serializer(invoice).data)
+
     def _answer(self, invoice):
         return Response(InvoiceDetailOutput(selectors.invoice_detail(invoice.pk)).data)
 
@@ -162,6 +170,8 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PassthroughPDFRenderer])
     def pdf(self, request, pk=None):
         invoice = selectors.invoice_detail(self.get_object().pk)
+        if draft_refresh_if_old(invoice=invoice, now=timezone.now()):
+            invoice = selectors.invoice_detail(invoice.pk)
         response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{invoice.number or "draft-" + str(invoice.pk)[:8]}.pdf"'
         return response

@@ -8,6 +8,7 @@ from .delivery import (
     invoice_void_notice_send,
     invoices_email_pending,
 )
+from .freshness import draft_refresh_if_old, drafts_refresh
 from .generation import (
     invoice_preview,
     invoice_recompute,
@@ -16,6 +17,7 @@ from .generation import (
 )
 from .lifecycle import (
     Actor,
+    invoice_billing_failed,
     invoice_finalize,
     invoice_mark_paid,
     invoice_mark_uncollectible,
@@ -27,6 +29,9 @@ from .lifecycle import (
 __all__ = [
     "Actor",
     "EmailResult",
+    "draft_refresh_if_old",
+    "drafts_refresh",
+    "invoice_billing_failed",
     "invoice_email_send",
     "invoice_finalize",
     "invoice_mark_paid",

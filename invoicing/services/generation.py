@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q, Sum, prefetch_related_objects
+from django.utils import timezone
 
 from catalog.models import Charge
 from catalog.taxes import current_tax_rates
@@ -302,6 +303,7 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
                 "period_end": window.usage_end,
                 "finalize_at": now + grace,
                 **money.invoice_fields(),
+                "computed_at": now,
             }
         )
         lines += _line_rows(invoice_id, money.lines)
@@ -430,6 +432,7 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
         period_start=window.start,
         period_end=window.usage_end,
         finalize_at=now + timedelta(seconds=settings.FLUXBILL_INVOICE_GRACE_PERIOD),
+        computed_at=now,
     )
     _set_totals(invoice, money)
     invoice.save()
@@ -438,10 +441,11 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
     return invoice
 
 
-def invoice_recompute(*, invoice: Invoice, actor, record: bool = True) -> Invoice:
+def invoice_recompute(*, invoice: Invoice, actor, record: bool = True, now: datetime | None = None) -> Invoice:
     """Recompute a DRAFT's lines from the events stored now (late events inside its period count).
 
-    The caller holds the row lock and has checked the status.
+    The caller holds the row lock and has checked the status. `computed_at` becomes `now` (the clock when
+    not given): events stored after it make the draft stale again (invoicing.services.freshness).
     """
     if invoice.subscription_id is None:
         return invoice  # MANUAL invoices have no source to recompute from
@@ -458,7 +462,8 @@ def invoice_recompute(*, invoice: Invoice, actor, record: bool = True) -> Invoic
     invoice.lines.all().delete()
     rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, money.lines))
     _set_totals(invoice, money)
-    invoice.save(update_fields=[*MONEY_FIELDS, "updated_at"])
+    invoice.computed_at = now or timezone.now()
+    invoice.save(update_fields=[*MONEY_FIELDS, "computed_at", "updated_at"])
     if record:
         audit_event(invoice=invoice, action="recomputed", actor=actor, from_status=invoice.status, to_status=invoice.status).save()
     return invoice

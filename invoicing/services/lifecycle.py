@@ -64,7 +64,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     """Recompute, number, freeze and open a DRAFT; `invoice_finalized` is sent after commit (the email follows it)."""
     invoice = invoice_locked(invoice=invoice)
     status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT,), action="finalize")
-    invoice_recompute(invoice=invoice, actor=actor, record=False)
+    invoice_recompute(invoice=invoice, actor=actor, record=False, now=now)
     customer = invoice.customer
     invoice.number = next_invoice_number(now.year)
     invoice.customer_snapshot = {
@@ -105,13 +105,14 @@ def invoices_finalize_due(*, now: datetime, actor, limit: int = 1000) -> int:
         except InvalidTransition:
             continue  # finalized meanwhile by someone else
         except Exception as exc:  # noqa: BLE001 - isolated: recorded on this invoice, the others go on
-            _finalize_failed(pk, exc, now=now, actor=actor)
+            invoice_billing_failed(pk, exc, now=now, actor=actor)
     return finalized
 
 
 @transaction.atomic
-def _finalize_failed(invoice_id, exc: Exception, *, now: datetime, actor) -> None:
-    """Record why a draft could not be finalized and push its finalize_at back by the backoff."""
+def invoice_billing_failed(invoice_id, exc: Exception, *, now: datetime, actor, action: str = "finalize_failed") -> None:
+    """Record why a draft could not be finalized (or refreshed: the same computation) and push its finalize_at
+    back by the backoff; never earlier than it was, so a refresh failing inside the grace does not shorten it."""
     from .generation import billing_backoff
 
     invoice = Invoice.objects.select_for_update().filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first()
@@ -120,12 +121,13 @@ def _finalize_failed(invoice_id, exc: Exception, *, now: datetime, actor) -> Non
     error = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:1000]
     invoice.billing_failures += 1
     invoice.billing_error, invoice.billing_error_at = error, now
-    invoice.finalize_at = now + billing_backoff(invoice.billing_failures)
+    retry_at = now + billing_backoff(invoice.billing_failures)
+    invoice.finalize_at = max(invoice.finalize_at, retry_at) if invoice.finalize_at else retry_at
     invoice.save(update_fields=["billing_error", "billing_error_at", "billing_failures", "finalize_at", "updated_at"])
-    audit_event(invoice=invoice, action="finalize_failed", actor=actor, from_status=invoice.status, to_status=invoice.status,
+    audit_event(invoice=invoice, action=action, actor=actor, from_status=invoice.status, to_status=invoice.status,
            detail=error[:500]).save()
     logging.getLogger(__name__).error(
-        "finalize failed for invoice %s (attempt %d): %s", invoice_id, invoice.billing_failures, error
+        "%s for invoice %s (attempt %d): %s", action, invoice_id, invoice.billing_failures, error
     )
 
 
@@ -199,7 +201,7 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     invoice = invoice_locked(invoice=invoice)
     status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="regenerate")
     if invoice.status == InvoiceStatus.DRAFT:
-        return invoice_recompute(invoice=invoice, actor=actor)
+        return invoice_recompute(invoice=invoice, actor=actor, now=now)
     if invoice.subscription_id is None:
         raise InvalidTransition("A MANUAL invoice has no subscription to regenerate it from; void it instead")
     invoice_void(invoice=invoice, now=now, actor=actor, reason="replaced by regeneration")

@@ -8,13 +8,14 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from desk.tasks import warm_overview
 from metering.tasks import usage_rollup_advance
-from invoicing.tasks import finalize_due_invoices, rollover_subscriptions, send_pending_emails
+from invoicing.tasks import finalize_due_invoices, refresh_drafts, rollover_subscriptions, send_pending_emails
 
 pytestmark = pytest.mark.django_db
 
 EXPECTED = {
     "fluxbill: rollover subscriptions": ("invoicing.rollover_subscriptions", 60),
     "fluxbill: finalize due invoices": ("invoicing.finalize_due_invoices", 60),
+    "fluxbill: refresh stale drafts": ("invoicing.refresh_drafts", 30),
     "fluxbill: send pending invoice emails": ("invoicing.send_pending_emails", 60),
     "fluxbill: warm the overview": ("desk.warm_overview", 600),
     "fluxbill: advance the usage rollup": ("metering.usage_rollup_advance", 60),
@@ -29,7 +30,7 @@ def rows():
     }
 
 
-def test_running_setup_schedules_twice_leaves_five_tasks():
+def test_running_setup_schedules_twice_leaves_six_tasks():
     call_command("setup_schedules", stdout=io.StringIO())
     assert rows() == EXPECTED
     call_command("setup_schedules", stdout=io.StringIO())
@@ -53,7 +54,7 @@ def test_setup_schedules_updates_a_changed_interval_in_place(settings):
 
 def test_the_scheduled_task_names_are_registered_tasks():
     assert {rollover_subscriptions.name, finalize_due_invoices.name, send_pending_emails.name, warm_overview.name,
-            usage_rollup_advance.name} == {
+            usage_rollup_advance.name, refresh_drafts.name} == {
         task for task, _ in EXPECTED.values()
     }
 
