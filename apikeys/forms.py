@@ -23,6 +23,8 @@ SCOPE_HELP = {
     "tax_rates.write": "create and change tax rates",
     "customers.read": "read customers",
     "customers.write": "create and change customers",
+    "billing_entities.read": "read billing entities (who bills)",
+    "billing_entities.write": "create and change billing entities",
     "subscriptions.read": "read subscriptions",
     "subscriptions.write": "create and cancel subscriptions",
     "invoices.read": "read invoices and PDFs",

@@ -48,9 +48,11 @@ LOAD = [
     """INSERT INTO catalog_charge (id, plan_id, type, display_name, meter_id, pricing_model, unit_price, tiers, free_units, created_at, updated_at)
        SELECT gen_random_uuid(), p.id, 'USAGE', m.name, m.id, 'per_unit', 0.01, '[]', 0, now(), now()
        FROM catalog_plan p, (SELECT * FROM metering_meter ORDER BY name LIMIT 3) m""",
-    """INSERT INTO customers_customer (id, name, email, external_id, address, metadata, created_at, updated_at)
-       SELECT gen_random_uuid(), 'Customer ' || i, 'billing' || i || '@example.com', 'cust-' || i, '', '{}', now() - i * interval '1 minute', now()
-       FROM generate_series(1, %(customers)s) i""",
+    """INSERT INTO customers_customer (id, name, email, external_id, metadata, created_at, updated_at, billing_entity_id, legal_name,
+              invoice_email, cc_emails, address_line1, address_line2, city, state, postal_code, country, tax_id)
+       SELECT gen_random_uuid(), 'Customer ' || i, 'billing' || i || '@example.com', 'cust-' || i, '{}', now() - i * interval '1 minute', now(),
+              e.id, '', '', '{}', '', '', '', '', '', '', ''
+       FROM generate_series(1, %(customers)s) i, (SELECT id FROM customers_billingentity WHERE is_default) e""",
     """INSERT INTO customers_subscription (id, customer_id, plan_id, status, billing_interval, start_date, current_period_start, current_period_end,
               billing_error, billing_failures, created_at, updated_at)
        SELECT gen_random_uuid(), c.id, p.id, 'ACTIVE', 'month', date_trunc('month', now()), date_trunc('month', now()),
@@ -58,14 +60,15 @@ LOAD = [
        FROM customers_customer c, catalog_plan p""",
     """INSERT INTO invoicing_invoice (id, number, customer_id, subscription_id, kind, status, currency, period_start, period_end, subtotal, total,
               issued_at, due_date, payment_reference, customer_snapshot, email_attempts, email_last_error, billing_error, billing_failures,
-              created_at, updated_at)
+              created_at, updated_at, billing_entity_id, seller_snapshot)
        SELECT gen_random_uuid(), 'INV-2026-' || lpad(i::text, 6, '0'), s.customer_id, s.id, 'MANUAL',
               (ARRAY['OPEN','PAID','PAID','PAID','VOID'])[1 + i %% 5], 'USD',
               now() - (i %% 24 + 1) * interval '30 days', now() - (i %% 24) * interval '30 days', (i %% 5000) / 7.0, (i %% 5000) / 7.0,
               now() - (i %% 24) * interval '30 days', (now() - (i %% 24) * interval '30 days' + interval '30 days')::date, '', '{}', 1, '',
-              '', 0, now() - i * interval '1 second', now()
+              '', 0, now() - i * interval '1 second', now(), s.billing_entity_id, '{}'
        FROM generate_series(1, %(invoices)s) i
-       JOIN (SELECT id, customer_id, row_number() OVER () AS n FROM customers_subscription) s ON s.n = 1 + i %% %(customers)s""",
+       JOIN (SELECT s.id, s.customer_id, c.billing_entity_id, row_number() OVER () AS n
+             FROM customers_subscription s JOIN customers_customer c ON c.id = s.customer_id) s ON s.n = 1 + i %% %(customers)s""",
     """INSERT INTO metering_usageevent (meter_id, customer_id, quantity, timestamp, idempotency_key, properties, source, created_at)
        SELECT m.id, c.id, (i %% 100) + 1, now() - (i %% 2592000) * interval '1 second', NULL, '{}', 'bench', now() - (i %% 2592000) * interval '1 second'
        FROM generate_series(1, %(events)s) i

@@ -234,10 +234,13 @@ def load(cursor, *, subscriptions: int, events: int, start, end, meters, plans) 
     )
     cursor.execute(
         """
-        INSERT INTO customers_customer (id, name, email, external_id, address, metadata, tax_rates, created_at, updated_at)
-        SELECT id, 'Bench customer ' || idx, 'bench' || idx || '@example.com', 'bench-cust-' || idx,
-               '1 Bench Street', '{}', (%(codes)s::varchar[])[1:1 + idx %% 3], now(), now()
-        FROM bench_customer
+        INSERT INTO customers_customer (id, name, email, external_id, metadata, created_at, updated_at, billing_entity_id,
+                                        legal_name, invoice_email, cc_emails, address_line1, address_line2, city, state,
+                                        postal_code, country, tax_id, tax_rates)
+        SELECT bench_customer.id, 'Bench customer ' || idx, 'bench' || idx || '@example.com', 'bench-cust-' || idx,
+               '{}', now(), now(), e.id, '', '', '{}', '1 Bench Street', '', '', '', '', '', '',
+               (%(codes)s::varchar[])[1:1 + idx %% 3]
+        FROM bench_customer, (SELECT id FROM customers_billingentity WHERE is_default) e
         """,
         {"codes": [code for code, _, _ in TAX_RATES]},
     )

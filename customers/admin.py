@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
@@ -8,8 +9,8 @@ from fluxbill.core.permissions import may
 
 from catalog.taxes import tax_rate_codes_check
 
-from . import services
-from .models import Customer, Subscription
+from . import details, services
+from .models import BillingEntity, Customer, Subscription
 
 
 class SubscriptionInline(ReadOnlyInline):
@@ -20,11 +21,18 @@ class SubscriptionInline(ReadOnlyInline):
 class CustomerForm(ServiceForm):
     class Meta:
         model = Customer
-        fields = ["name", "external_id", "email", "address", "metadata", "tax_rates", "tax_exempt", "reverse_charge"]
+        fields = [
+            "name", "external_id", "email", "billing_entity", "legal_name", "invoice_email", "cc_emails",
+            "address_line1", "address_line2", "city", "state", "postal_code", "country", "tax_id", "net_days", "metadata",
+            "tax_rates", "tax_exempt", "reverse_charge",
+        ]
         help_texts = {"tax_rates": "Tax rate codes, comma-separated, for charges and plans that name none."}
+
+    service_aliases = {"billing_entity_id": "billing_entity"}
 
     def check(self, data):
         data["metadata"] = services.metadata_check(data.get("metadata"))
+        data.update(services.billing_details_clean(data))
         data["tax_rates"] = tax_rate_codes_check(data.get("tax_rates"))
         services.customer_tax_check(tax_exempt=data.get("tax_exempt"), reverse_charge=data.get("reverse_charge"))
 
@@ -32,8 +40,10 @@ class CustomerForm(ServiceForm):
 @admin.register(Customer)
 class CustomerAdmin(HistoryAdmin, ServiceAdmin):
     form = CustomerForm
-    list_display = ["name", "external_id", "email", "created_at"]
-    search_fields = ["name", "external_id", "email"]
+    list_display = ["name", "external_id", "email", "billing_entity", "country", "created_at"]
+    list_filter = ["billing_entity"]
+    list_select_related = ["billing_entity"]
+    search_fields = ["name", "external_id", "email", "legal_name", "tax_id"]
     inlines = [SubscriptionInline]
     frozen_fields = ("external_id",)  # usage events name the customer by it
 
@@ -42,6 +52,58 @@ class CustomerAdmin(HistoryAdmin, ServiceAdmin):
 
     def update(self, request, obj, form):
         return services.customer_update(customer=obj, **self.editable(form))
+
+
+class BillingEntityForm(ServiceForm):
+    logo_file = forms.FileField(label="Logo", required=False, help_text="PNG, JPEG or SVG, at most 256 KiB.")
+    logo_remove = forms.BooleanField(label="Remove the logo", required=False)
+
+    class Meta:
+        model = BillingEntity
+        fields = [
+            "name", "legal_name", "address_line1", "address_line2", "city", "state", "postal_code", "country",
+            "tax_id", "email", "phone", "payment_instructions", "invoice_footer", "invoice_prefix", "net_days",
+            "is_default", "tax_rates",
+        ]
+        help_texts = {"tax_rates": "Default tax rate codes, comma-separated, for customers, plans and charges that name none."}
+
+    def service_data(self) -> dict:
+        """The service's data: the model fields, and the uploaded logo as its data URI (or "" to remove it)."""
+        data = {name: value for name, value in self.cleaned_data.items() if name in services.BILLING_ENTITY_FIELDS}
+        if self.cleaned_data.get("logo_file"):
+            self.cleaned_data["logo_file"].seek(0)
+            data["logo"] = details.logo_data_uri(self.cleaned_data["logo_file"].read())
+        elif self.cleaned_data.get("logo_remove"):
+            data["logo"] = ""
+        return data
+
+    def _get_validation_exclusions(self):
+        # Not is_default's one-default constraint: the service moves the default, unsetting the other in the same
+        # transaction, which a check of this row alone would refuse.
+        return super()._get_validation_exclusions() | {"is_default"}
+
+    def check(self, data):
+        current = None if self.instance._state.adding else self.instance
+        cleaned = services.billing_entity_clean(self.service_data(), current=current)
+        data.update({name: value for name, value in cleaned.items() if name != "logo"})
+
+
+@admin.register(BillingEntity)
+class BillingEntityAdmin(HistoryAdmin, ServiceAdmin):
+    """Who bills. Saved through billing_entity_create / billing_entity_update (one default, a fixed prefix once used)."""
+
+    form = BillingEntityForm
+    list_display = ["name", "legal_name", "invoice_prefix", "country", "net_days", "is_default"]
+    search_fields = ["name", "legal_name"]
+
+    def create(self, request, form):
+        return services.billing_entity_create(data=form.service_data())
+
+    def update(self, request, obj, form):
+        return services.billing_entity_update(entity=obj, data=form.service_data())
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # customers and invoices point at it
 
 
 class SubscriptionForm(ServiceForm):

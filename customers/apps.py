@@ -6,9 +6,15 @@ class CustomersConfig(AppConfig):
     verbose_name = "Customers and subscriptions"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from metering import lookups
 
         from . import selectors, services
+
+        # There is always a default billing entity: the migration creates it, and this puts it back after a
+        # database flush (tests that run in transactions flush every table, then send post_migrate).
+        post_migrate.connect(services.billing_entity_default_ensure, sender=self, dispatch_uid="fluxbill-default-entity")
 
         # Metering sits below customers: it finds (and for /sdk/track creates) customers through these.
         lookups.customer_source_set(

@@ -13,7 +13,7 @@ from catalog.models import Plan
 from fluxbill.core.filters import BillingFailedFilter, FilterSet, SearchFilter
 
 from .choices import SubscriptionStatus
-from .models import Customer, Subscription
+from .models import BillingEntity, Customer, Subscription
 
 
 class CustomerRefFilter(SearchFilter):
@@ -49,6 +49,17 @@ class CustomerFilterSet(FilterSet):
     class Meta:
         model = Customer
         fields = ["q", "search", "external_id", "email"]
+
+
+class BillingEntityFilterSet(FilterSet):
+    q = SearchFilter(fields=("name", "legal_name"), widget=forms.TextInput(
+        attrs={"type": "search", "placeholder": "Name or legal name"}
+    ))
+    search = SearchFilter(fields=("name", "legal_name"))
+
+    class Meta:
+        model = BillingEntity
+        fields = ["q", "search"]
 
 
 class SubscriptionFilterSet(FilterSet):

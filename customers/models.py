@@ -1,8 +1,11 @@
 import uuid
 
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
+from django_countries.fields import CountryField
 
 from catalog.choices import BillingInterval
 from catalog.models import tax_rate_codes_field
@@ -11,15 +14,82 @@ from fluxbill.core.history import tracked
 from .choices import SubscriptionStatus
 
 
+def default_net_days() -> int:
+    return settings.FLUXBILL_INVOICE_NET_DAYS
+
+
+@tracked(exclude=("logo",))  # the logo is up to 256 KiB: not copied into every history row
+class BillingEntity(models.Model):
+    """Who bills: the seller printed on invoices, with its own gap-free invoice numbers (`<prefix>-<year>-000001`).
+
+    Exactly one is the default (the partial unique constraint): customers belong to it unless set otherwise.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True, help_text="Short internal name, e.g. “EU” or “US”.")
+    legal_name = models.CharField(max_length=200, help_text="As printed on invoices.")
+    address_line1 = models.CharField("address line 1", max_length=200, blank=True, default="")
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    state = models.CharField(max_length=100, blank=True, default="", help_text="State, region or province.")
+    postal_code = models.CharField(max_length=20, blank=True, default="")
+    country = CountryField(blank=True, default="")
+    email = models.EmailField(blank=True, default="")
+    phone = models.CharField(max_length=50, blank=True, default="")
+    tax_id = models.CharField(max_length=50, blank=True, default="", help_text="VAT or tax number, checked for the country.")
+    # A data URI (PNG, JPEG or SVG, at most 256 KiB decoded): the PDF renderer reads it without any file storage.
+    logo = models.TextField(blank=True, default="")
+    payment_instructions = models.TextField(blank=True, default="")
+    invoice_footer = models.TextField(blank=True, default="")
+    invoice_prefix = models.CharField(max_length=16, unique=True, help_text="Invoice numbers read <prefix>-<year>-000001.")
+    net_days = models.PositiveIntegerField(default=default_net_days, help_text="Days from issue to due date.")
+    is_default = models.BooleanField(default=False)
+    # Its customers' invoices are taxed at these where the charge, the plan and the customer name none.
+    tax_rates = tax_rate_codes_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        verbose_name_plural = "billing entities"
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="billing_entity_one_default"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def logo_data_uri(self) -> str:
+        """The logo as an `<img src>` value (WeasyPrint reads data URIs); "" when there is none."""
+        return self.logo
+
+
 @tracked()
 class Customer(models.Model):
-    """Someone who is billed. `external_id` is the client's own identifier, used by event ingestion."""
+    """Someone who is billed. `external_id` is the client's own identifier, used by event ingestion.
+
+    The billing details (legal name, invoice email, address, tax id, net days) are printed on its invoices,
+    snapshotted at finalization (customers.selectors.customer_bill_to).
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200, blank=True, default="")
     email = models.EmailField(blank=True, default="")
     external_id = models.CharField(max_length=255, unique=True)
-    address = models.TextField(blank=True, default="", help_text="Billing address as printed on invoices.")
+    # Who bills the customer; the services put a new customer in the default entity unless told otherwise.
+    billing_entity = models.ForeignKey(BillingEntity, on_delete=models.PROTECT, related_name="customers")
+    legal_name = models.CharField(max_length=200, blank=True, default="", help_text="Printed on invoices; blank: the name.")
+    invoice_email = models.EmailField(blank=True, default="", help_text="Invoices are sent here; blank: the email.")
+    cc_emails = ArrayField(models.EmailField(), blank=True, default=list, help_text="Copied on invoice emails.")
+    address_line1 = models.CharField("address line 1", max_length=200, blank=True, default="")
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    state = models.CharField(max_length=100, blank=True, default="", help_text="State, region or province.")
+    postal_code = models.CharField(max_length=20, blank=True, default="")
+    country = CountryField(blank=True, default="")
+    tax_id = models.CharField(max_length=50, blank=True, default="", help_text="VAT or tax number, checked for the country.")
+    net_days = models.PositiveIntegerField(null=True, blank=True, help_text="Days from issue to due date; blank: the entity's.")
     metadata = models.JSONField(default=dict, blank=True)
     # Tax: the rates billed to this customer where a charge or plan names none; or none at all.
     tax_rates = tax_rate_codes_field(db_default=[])

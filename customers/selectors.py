@@ -7,13 +7,60 @@ import uuid
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from .models import Customer, Subscription
+from django_countries import countries
+
+from .models import BillingEntity, Customer, Subscription
 
 SEARCH_LIMIT = 20
 
 
 def customer_list() -> QuerySet:
     return Customer.objects.all()
+
+
+def billing_entity_list() -> QuerySet:
+    return BillingEntity.objects.all()
+
+
+def address_lines(party) -> list[str]:
+    """A customer's or an entity's address as printed: the non-empty lines, "postal code city" on one
+    (with the state after a comma), the country's name last."""
+    town = " ".join(part for part in (party.postal_code, party.city) if part)
+    if party.state:
+        town = f"{town}, {party.state}" if town else party.state
+    country = str(countries.name(party.country)) if party.country else ""
+    return [line for line in (party.address_line1, party.address_line2, town, country) if line]
+
+
+def customer_bill_to(customer: Customer) -> dict:
+    """Who an invoice is to, as snapshotted at finalization and shown on drafts: the invoice email
+    (the customer's email when none is set), the cc addresses, the address lines and the tax id."""
+    return {
+        "name": customer.name or customer.external_id,
+        "legal_name": customer.legal_name or customer.name or customer.external_id,
+        "email": customer.invoice_email or customer.email,
+        "cc_emails": list(customer.cc_emails or []),
+        "address_lines": address_lines(customer),
+        "country": str(customer.country or ""),
+        "tax_id": customer.tax_id,
+        "external_id": customer.external_id,
+    }
+
+
+def entity_seller(entity: BillingEntity) -> dict:
+    """Who bills, as snapshotted at finalization and shown on drafts."""
+    return {
+        "name": entity.name,
+        "legal_name": entity.legal_name,
+        "address_lines": address_lines(entity),
+        "country": str(entity.country or ""),
+        "tax_id": entity.tax_id,
+        "email": entity.email,
+        "phone": entity.phone,
+        "payment_instructions": entity.payment_instructions,
+        "footer": entity.invoice_footer,
+        "logo": entity.logo_data_uri,
+    }
 
 
 def subscription_list() -> QuerySet:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.db.models import Q
 
 from catalog.models import Charge, Plan
@@ -14,8 +15,9 @@ from fluxbill.core.bulk import rows_update
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import Conflict, InvalidInput, InvalidTransition
 
+from . import details
 from .choices import SubscriptionStatus
-from .models import Customer, Subscription
+from .models import BillingEntity, Customer, Subscription
 from .periods import period_at
 from .selectors import customer_ids_by_external_id
 
@@ -39,6 +41,67 @@ def metadata_check(metadata) -> dict:
     return metadata
 
 
+# The billing details a customer carries besides name, email and external id (printed on its invoices).
+CUSTOMER_DETAIL_FIELDS = (
+    "legal_name", "invoice_email", "cc_emails", "address_line1", "address_line2", "city", "state", "postal_code",
+    "country", "tax_id", "net_days",
+)
+# The structured address's text fields and their lengths (the model's).
+ADDRESS_FIELDS = {"address_line1": 200, "address_line2": 200, "city": 100, "state": 100, "postal_code": 20}
+
+
+def _text(value, *, field: str, max_length: int) -> str:
+    value = "" if value is None else value
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text", field=field)
+    value = value.strip()
+    if len(value) > max_length:
+        raise InvalidInput(f"{field}: at most {max_length} characters", field=field)
+    return value
+
+
+def billing_details_clean(values: dict, *, current=None) -> dict:
+    """The billing details among `values`, each checked; the tax id for the country it will have
+    (the one given, else `current`'s), and checked again when only the country changes."""
+    cleaned = {}
+    for name, max_length in {**ADDRESS_FIELDS, "legal_name": 200, "phone": 50}.items():
+        if name in values:
+            cleaned[name] = _text(values[name], field=name, max_length=max_length)
+    for name in ("email", "invoice_email"):
+        if name in values:
+            cleaned[name] = details.email_clean(values[name], field=name)
+    if "cc_emails" in values:
+        cleaned["cc_emails"] = details.cc_emails_clean(values["cc_emails"])
+    if "country" in values:
+        cleaned["country"] = details.country_clean(values["country"])
+    if "tax_id" in values or "country" in values:
+        country = cleaned.get("country", getattr(current, "country", "") if current is not None else "")
+        tax_id = values["tax_id"] if "tax_id" in values else getattr(current, "tax_id", "")
+        cleaned["tax_id"] = details.tax_id_clean(tax_id, str(country or ""))
+    return cleaned
+
+
+def billing_entity_default_ensure(sender=None, using: str = "default", apps=None, **kwargs) -> None:
+    """post_migrate: create the default billing entity when none is (a flushed database); no-op otherwise."""
+    try:
+        model = apps.get_model("customers", "BillingEntity") if apps is not None else BillingEntity
+    except LookupError:
+        return  # migrated back past the model
+    if model._meta.db_table not in connections[using].introspection.table_names():
+        return
+    if model.objects.using(using).filter(is_default=True).exists():
+        return
+    model.objects.using(using).create(
+        name="Default", legal_name=getattr(settings, "FLUXBILL_LEGAL_NAME", "") or "Fluxbill", invoice_prefix="INV",
+        net_days=settings.FLUXBILL_INVOICE_NET_DAYS, is_default=True,
+    )
+
+
+def billing_entity_default() -> BillingEntity:
+    """The entity customers belong to unless set otherwise (a migration creates it; there is always one)."""
+    return BillingEntity.objects.get(is_default=True)
+
+
 @transaction.atomic
 def customer_tax_check(*, tax_exempt: bool, reverse_charge: bool) -> None:
     if tax_exempt and reverse_charge:
@@ -54,16 +117,32 @@ def customer_create(
     external_id: str,
     name: str = "",
     email: str = "",
-    address: str = "",
     metadata: dict | None = None,
+    billing_entity: BillingEntity | None = None,
     tax_rates: list[str] | None = None,
     tax_exempt: bool = False,
     reverse_charge: bool = False,
+    **billing_details,
 ) -> Customer:
+    """A new customer, billed by `billing_entity` (default: the default entity). `billing_details` are
+    CUSTOMER_DETAIL_FIELDS: legal name, invoice email, cc emails, address, country, tax id, net days."""
+    unknown = set(billing_details) - set(CUSTOMER_DETAIL_FIELDS)
+    if unknown:
+        raise TypeError(f"customer_create() got unexpected fields {sorted(unknown)}")
     customer_tax_check(tax_exempt=tax_exempt, reverse_charge=reverse_charge)
+    cleaned = billing_details_clean(billing_details)
+    if "net_days" in billing_details:
+        cleaned["net_days"] = details.net_days_clean(billing_details["net_days"], allow_none=True)
     customer = Customer(
-        external_id=external_id, name=name or "", email=email or "", address=address or "", metadata=metadata_check(metadata),
-        tax_rates=tax_rate_codes_check(tax_rates), tax_exempt=bool(tax_exempt), reverse_charge=bool(reverse_charge),
+        external_id=external_id,
+        name=name or "",
+        email=details.email_clean(email, field="email"),
+        metadata=metadata_check(metadata),
+        billing_entity=billing_entity or billing_entity_default(),
+        tax_rates=tax_rate_codes_check(tax_rates),
+        tax_exempt=bool(tax_exempt),
+        reverse_charge=bool(reverse_charge),
+        **cleaned,
     )
     with unique_or_conflict(_customer_conflict(external_id)):
         customer.save()
@@ -93,6 +172,11 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
         external_id_change_check(customer=locked, external_id=changes["external_id"])
     if "metadata" in changes:
         changes["metadata"] = metadata_check(changes["metadata"])
+    changes.update(billing_details_clean(changes, current=locked))
+    if "net_days" in changes:
+        changes["net_days"] = details.net_days_clean(changes["net_days"], allow_none=True)
+    if "billing_entity" in changes and changes["billing_entity"] is None:
+        raise InvalidInput("billing_entity_id: a customer belongs to a billing entity", field="billing_entity_id")
     if "tax_rates" in changes:
         changes["tax_rates"] = tax_rate_codes_check(changes["tax_rates"])
     customer_tax_check(
@@ -219,9 +303,12 @@ def customer_ids_ensure(*, external_ids: list[str]) -> dict[str, uuid.UUID]:
         # ON CONFLICT makes concurrent first events for one new customer create it once.
         cursor.execute(
             """
-            INSERT INTO customers_customer (id, external_id, name, email, address, metadata, created_at, updated_at)
-            SELECT gen_random_uuid(), ext, '', '', '', '{}'::jsonb, now(), now()
-            FROM unnest(%s::text[]) AS ext
+            INSERT INTO customers_customer (
+                id, external_id, name, email, metadata, created_at, updated_at, billing_entity_id, legal_name,
+                invoice_email, cc_emails, address_line1, address_line2, city, state, postal_code, country, tax_id
+            )
+            SELECT gen_random_uuid(), ext, '', '', '{}'::jsonb, now(), now(), entity.id, '', '', '{}', '', '', '', '', '', '', ''
+            FROM unnest(%s::text[]) AS ext, (SELECT id FROM customers_billingentity WHERE is_default) AS entity
             ON CONFLICT (external_id) DO NOTHING
             """,
             [external_ids],
@@ -250,3 +337,101 @@ def subscription_billing_failed(
     Subscription.objects.filter(pk=subscription.pk).update(
         billing_error=error, billing_error_at=failed_at, billing_failures=failures, billing_retry_at=retry_at
     )
+
+
+# --- billing entities: who bills ------------------------------------------------------------------
+
+BILLING_ENTITY_FIELDS = (
+    "name", "legal_name", "address_line1", "address_line2", "city", "state", "postal_code", "country", "email",
+    "phone", "tax_id", "logo", "payment_instructions", "invoice_footer", "invoice_prefix", "net_days", "is_default",
+    "tax_rates",
+)
+
+
+def _entity_conflicts(data: dict) -> dict:
+    return {
+        "customers_billingentity_name_key": (f"A billing entity named '{data.get('name')}' already exists", "name"),
+        "customers_billingentity_invoice_prefix_key": (
+            f"Another billing entity numbers its invoices with '{data.get('invoice_prefix')}'", "invoice_prefix"
+        ),
+        "billing_entity_one_default": ("Another billing entity was made the default meanwhile; try again", "is_default"),
+    }
+
+
+def billing_entity_clean(data: dict, *, current: BillingEntity | None = None) -> dict:
+    unknown = set(data) - set(BILLING_ENTITY_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected billing entity fields {sorted(unknown)}")
+    cleaned = billing_details_clean(data, current=current)
+    if "name" in data:
+        cleaned["name"] = _text(data["name"], field="name", max_length=100)
+        if not cleaned["name"]:
+            raise InvalidInput("Missing required field: name", field="name")
+    if "legal_name" in cleaned and not cleaned["legal_name"]:
+        raise InvalidInput("Missing required field: legal_name", field="legal_name")
+    for name in ("payment_instructions", "invoice_footer"):
+        if name in data:
+            cleaned[name] = _text(data[name], field=name, max_length=5000)
+    if "logo" in data:
+        cleaned["logo"] = details.logo_clean(data["logo"])
+    if "invoice_prefix" in data:
+        cleaned["invoice_prefix"] = details.invoice_prefix_clean(data["invoice_prefix"])
+    if "net_days" in data:
+        cleaned["net_days"] = details.net_days_clean(data["net_days"])
+    if "is_default" in data:
+        cleaned["is_default"] = bool(data["is_default"])
+    if "tax_rates" in data:
+        cleaned["tax_rates"] = tax_rate_codes_check(data["tax_rates"])
+    return cleaned
+
+
+def _default_take(entity: BillingEntity) -> None:
+    """Make `entity` the only default: the other one stops being it first (the partial unique index allows one).
+
+    Two entities made the default at once queue on a transaction-scoped advisory lock, so the second's UPDATE
+    runs after the first committed and sees its new default (otherwise both would pass, and the index refuse one)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('customers:billing-entity-default', 0))")
+    BillingEntity.objects.filter(is_default=True).exclude(pk=entity.pk).update(is_default=False)
+
+
+@transaction.atomic
+def billing_entity_create(*, data: dict) -> BillingEntity:
+    """A new seller. `data` holds BILLING_ENTITY_FIELDS; name, legal_name and invoice_prefix are required."""
+    for required in ("name", "legal_name", "invoice_prefix"):
+        if not data.get(required):
+            raise InvalidInput(f"Missing required field: {required}", field=required)
+    cleaned = billing_entity_clean(data)
+    entity = BillingEntity(**cleaned)
+    if entity.is_default:
+        _default_take(entity)
+    with unique_or_conflict(_entity_conflicts(cleaned)):
+        entity.save()
+    return entity
+
+
+@transaction.atomic
+def billing_entity_update(*, entity: BillingEntity, data: dict) -> BillingEntity:
+    """Change `entity`'s `data` (BILLING_ENTITY_FIELDS). The default is moved by making another entity the
+    default, never by unsetting it; the invoice prefix is fixed once an invoice was numbered with it."""
+    locked = BillingEntity.objects.select_for_update().get(pk=entity.pk)
+    cleaned = billing_entity_clean(data, current=locked)
+    if cleaned.get("is_default") is False and locked.is_default:
+        raise InvalidInput(
+            "is_default: there is always a default billing entity; make another one the default instead",
+            field="is_default",
+        )
+    if "invoice_prefix" in cleaned and cleaned["invoice_prefix"] != locked.invoice_prefix:
+        # The reverse relation invoicing declares: no import of a higher layer, the rows tell.
+        if locked.invoices.filter(number__isnull=False).exists():
+            raise InvalidInput(
+                "invoice_prefix cannot change once invoices were numbered with it; create another billing entity",
+                field="invoice_prefix",
+            )
+    if cleaned.get("is_default") and not locked.is_default:
+        _default_take(locked)
+    for key, value in cleaned.items():
+        setattr(locked, key, value)
+    with unique_or_conflict(_entity_conflicts(cleaned)):
+        locked.save()
+    return locked

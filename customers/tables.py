@@ -20,7 +20,15 @@ class CustomerTable(Table):
         ExportColumn("external_id", "external_id"),
         ExportColumn("name", "name"),
         ExportColumn("email", "email"),
-        ExportColumn("address", "address"),
+        ExportColumn("legal_name", "legal_name"),
+        ExportColumn("address_line1", "address_line1"),
+        ExportColumn("address_line2", "address_line2"),
+        ExportColumn("city", "city"),
+        ExportColumn("state", "state"),
+        ExportColumn("postal_code", "postal_code"),
+        ExportColumn("country", "country"),
+        ExportColumn("tax_id", "tax_id"),
+        ExportColumn("billing_entity", "billing_entity__name"),
         ExportColumn("created_at", "created_at"),
         ExportColumn("id", "id"),
     )
@@ -52,5 +60,30 @@ class SubscriptionTable(Table):
         ExportColumn("current_period_end", "current_period_end"),
         ExportColumn("cancel_at", "cancel_at"),
         ExportColumn("created_at", "created_at"),
+        ExportColumn("id", "id"),
+    )
+
+
+class BillingEntityTable(Table):
+    default_sort = "name"
+    columns = (
+        Column("name", "Name", sort="name",
+               template='<a href="{% url \'customers:billing-entity-edit\' row.pk %}">{{ row.name }}</a>'
+                        '{% if row.is_default %} <span class="badge">default</span>{% endif %}'),
+        Column("legal_name", "Legal name", sort="legal_name"),
+        Column("invoice_prefix", "Invoice numbers", sort="invoice_prefix",
+               template="<code>{{ row.invoice_prefix }}-&lt;year&gt;-000001</code>"),
+        Column("country", "Country", sort="country", template="{{ row.country.name|default:'—' }}"),
+        Column("net_days", "Net days", sort="net_days", align="num"),
+        CREATED,
+    )
+    export_columns = (
+        ExportColumn("name", "name"),
+        ExportColumn("legal_name", "legal_name"),
+        ExportColumn("invoice_prefix", "invoice_prefix"),
+        ExportColumn("country", "country"),
+        ExportColumn("tax_id", "tax_id"),
+        ExportColumn("net_days", "net_days"),
+        ExportColumn("is_default", "is_default"),
         ExportColumn("id", "id"),
     )

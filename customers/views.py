@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,13 +19,15 @@ from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
 from fluxbill.core.lists import Button, ObjectListView
+from fluxbill.core.permissions import may
 
 from . import selectors, services
 from .choices import SubscriptionStatus
-from .filters import CustomerFilterSet, SubscriptionFilterSet
-from .forms import CancelForm, CustomerForm, SubscriptionForm
-from .models import Customer, Subscription
-from .tables import CustomerTable, SubscriptionTable
+from .details import logo_data_uri
+from .filters import BillingEntityFilterSet, CustomerFilterSet, SubscriptionFilterSet
+from .forms import BillingEntityForm, CancelForm, CustomerForm, SubscriptionForm
+from .models import BillingEntity, Customer, Subscription
+from .tables import BillingEntityTable, CustomerTable, SubscriptionTable
 
 # Service errors name API fields; the forms call them differently.
 _SUBSCRIPTION_FIELDS = {"plan_id": "plan", "customer_id": "customer", "start_date": "start_date"}
@@ -80,7 +83,7 @@ def customer_create(request):
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            customer = services.customer_create(**form.cleaned_data)
+            customer = services.customer_create(**form.service_fields())
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -92,18 +95,95 @@ def customer_create(request):
 @require(perms.CHANGE_CUSTOMER)
 def customer_edit(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
-    initial = {name: getattr(customer, name) for name in CustomerForm.base_fields}
+    initial = {name: getattr(customer, name) for name in ("name", "email", "external_id", *services.CUSTOMER_DETAIL_FIELDS)}
+    initial["cc_emails"] = ", ".join(customer.cc_emails)
+    initial["billing_entity"] = customer.billing_entity_id
+    initial.update(tax_rates=customer.tax_rates, tax_exempt=customer.tax_exempt, reverse_charge=customer.reverse_charge)
     form = CustomerForm(request.POST or None, initial=initial)
     form.fields["external_id"].disabled = True  # fixed once the customer exists (customer_update)
     if request.method == "POST" and form.is_valid():
         try:
-            customer = services.customer_update(customer=customer, **form.cleaned_data)
+            customer = services.customer_update(customer=customer, **form.service_fields())
         except DomainError as exc:
             _form_error(form, exc)
         else:
             messages.success(request, f"Customer {customer} saved.")
             return redirect("customers:customer-detail", pk=customer.pk)
     return render(request, "customers/customer_form.html", {"form": form, "customer": customer})
+
+
+# --- settings: billing entities -----------------------------------------------------------
+
+
+class BillingEntityList(ObjectListView):
+    permission = perms.VIEW_BILLING_ENTITY
+    filterset_class = BillingEntityFilterSet
+    table_class = BillingEntityTable
+    title = "Billing entities"
+    url_name = "customers:billing-entity-list"
+    export_url_name = "customers:billing-entity-export"
+    export_filename = "billing-entities"
+    toolbar_filters = ("q",)
+    buttons = (Button("New billing entity", "customers:billing-entity-create", perms.ADD_BILLING_ENTITY),)
+    empty_filtered_text = '<p>No billing entity matches. <a href="{{ clear_url }}">Show all</a>.</p>'
+    empty_text = "<p>No billing entities.</p>"
+    heading = "Settings · Billing entities"
+    intro = "<p>Who bills: the seller on each invoice. Every entity numbers its invoices on its own, gap-free.</p>"
+
+    def get_queryset(self):
+        return selectors.billing_entity_list()
+
+
+billing_entity_list = BillingEntityList.list_view()
+billing_entity_export = BillingEntityList.export_view()
+
+
+def _entity_data(form) -> dict:
+    """The service's data from the form: an uploaded logo becomes its data URI, "remove" clears it."""
+    data = {name: value for name, value in form.cleaned_data.items() if name not in ("logo_file", "logo_remove")}
+    upload = form.cleaned_data.get("logo_file")
+    if upload:
+        data["logo"] = logo_data_uri(upload.read())
+    elif form.cleaned_data.get("logo_remove"):
+        data["logo"] = ""
+    return data
+
+
+def _entity_form_page(request, entity: BillingEntity | None):
+    """The create and edit page: one form, saved through billing_entity_create / billing_entity_update."""
+    initial = None
+    if entity is not None:
+        initial = {name: getattr(entity, name) for name in services.BILLING_ENTITY_FIELDS if name != "logo"}
+    else:
+        initial = {"net_days": BillingEntity._meta.get_field("net_days").get_default()}
+    form = BillingEntityForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            data = _entity_data(form)
+            if entity is None:
+                entity = services.billing_entity_create(data=data)
+            else:
+                entity = services.billing_entity_update(entity=entity, data=data)
+        except DomainError as exc:
+            _form_error(form, exc, {"logo": "logo_file"})
+        else:
+            messages.success(request, f"Billing entity {entity} saved.")
+            return redirect("customers:billing-entity-edit", pk=entity.pk)
+    editable = may(request.user, perms.CHANGE_BILLING_ENTITY if entity is not None else perms.ADD_BILLING_ENTITY)
+    return render(request, "customers/billing_entity_form.html", {"form": form, "entity": entity, "editable": editable})
+
+
+@require(perms.ADD_BILLING_ENTITY)
+def billing_entity_create(request):
+    return _entity_form_page(request, None)
+
+
+@require(perms.VIEW_BILLING_ENTITY)
+def billing_entity_edit(request, pk):
+    entity = get_object_or_404(BillingEntity, pk=pk)
+    if request.method == "POST" and not may(request.user, perms.CHANGE_BILLING_ENTITY):
+        raise PermissionDenied
+    return _entity_form_page(request, entity)
 
 
 # --- subscriptions ----------------------------------------------------------------------

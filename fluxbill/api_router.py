@@ -7,7 +7,7 @@ from rest_framework.routers import SimpleRouter
 
 from apikeys.api.views import ApiKeyViewSet, LoginView, RefreshView
 from catalog.api.views import PlanViewSet, TaxRateViewSet
-from customers.api.views import CustomerViewSet, SubscriptionViewSet
+from customers.api.views import BillingEntityViewSet, CustomerViewSet, SubscriptionViewSet
 from invoicing.api.views import CustomerCreditViewSet, InvoiceViewSet, SubscriptionInvoiceViewSet
 from metering.api.ingest import (
     BulkEventIngestView,
@@ -33,6 +33,7 @@ router.register("features", FeatureViewSet, basename="feature")
 router.register("plans", PlanViewSet, basename="plan")
 router.register("tax-rates", TaxRateViewSet, basename="tax-rate")
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("billing-entities", BillingEntityViewSet, basename="billing-entity")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("invoices", InvoiceViewSet, basename="invoice")

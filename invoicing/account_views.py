@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from customers.choices import BILLABLE_STATUSES, SubscriptionStatus
 from customers.models import Customer, Subscription
+from customers.selectors import address_lines
 from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
@@ -47,7 +48,7 @@ def _subscription(pk) -> Subscription:
 
 @require(perms.VIEW_CUSTOMER)
 def customer_detail(request, pk):
-    customer = get_object_or_404(Customer, pk=pk)
+    customer = get_object_or_404(Customer.objects.select_related("billing_entity"), pk=pk)
     now = timezone.now()
     subscriptions = list(
         Subscription.objects.filter(customer=customer)
@@ -68,6 +69,7 @@ def customer_detail(request, pk):
     invoices = list(customer.invoices.order_by("-created_at", "-pk")[: INVOICES_SHOWN + 1])
     context = {
         "customer": customer,
+        "address_lines": address_lines(customer),
         "now": now,
         "subscription_rows": rows,
         "more_subscriptions": more_subscriptions,

@@ -133,10 +133,10 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     inlines = [InvoiceLineInline, InvoiceEventInline]
     # Every field: an invoice changes only through its actions (the services), never by editing.
     readonly_fields = [
-        "customer", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal_shown",
+        "customer", "billing_entity", "subscription", "replaces", "number", "status", "kind", "currency", "period_start", "period_end", "subtotal_shown",
         "discount_total_shown", "tax_total_shown", "tax_summary_shown", "total_shown", "credit_applied_shown",
         "amount_due_shown", "amount_paid_shown", "computed_at", "finalize_at", "issued_at", "due_date", "paid_at", "payment_reference", "voided_at", "customer_snapshot_shown",
-        "email_sent_at", "email_attempts", "email_last_error",
+        "seller_snapshot_shown", "email_sent_at", "email_attempts", "email_last_error",
     ]
     fields = readonly_fields  # the raw amounts and snapshot are shown only through their *_shown cells
     actions = ["finalize", "regenerate", "void", "mark_paid", "mark_uncollectible", "resend_email"]
@@ -182,6 +182,14 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     @admin.display(description="Customer snapshot")
     def customer_snapshot_shown(self, invoice):
         return definition_table(invoice.customer_snapshot)
+
+    @admin.display(description="Seller snapshot")
+    def seller_snapshot_shown(self, invoice):
+        # The logo is a data URI of up to 256 KiB: said, not printed.
+        snapshot = dict(invoice.seller_snapshot or {})
+        if snapshot.get("logo"):
+            snapshot["logo"] = "(image)"
+        return definition_table(snapshot)
 
     def has_change_permission(self, request, obj=None):
         return False  # a view-only page: the actions (services) are the only way to change an invoice

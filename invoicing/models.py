@@ -16,7 +16,9 @@ def _money_field(**kwargs) -> models.DecimalField:
 
 
 # computed_at moves on every refresh of a draft (every 30 s while late events arrive); its figures are tracked.
-@tracked(exclude=("computed_at",))
+# Not the seller snapshot: it is written once, at finalization, and carries the entity's logo (up to 256 KiB),
+# which the entity's own history already records.
+@tracked(exclude=("computed_at", "seller_snapshot"))
 class Invoice(models.Model):
     """A bill for one subscription period (PERIOD), part of one (INTERIM), or made by hand (MANUAL).
 
@@ -27,6 +29,8 @@ class Invoice(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.CharField(max_length=32, unique=True, null=True, blank=True)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="invoices")
+    # Who bills: the customer's entity when the invoice was made; it numbers the invoice and is its seller.
+    billing_entity = models.ForeignKey("customers.BillingEntity", on_delete=models.PROTECT, related_name="invoices")
     subscription = models.ForeignKey(
         "customers.Subscription", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
     )
@@ -56,7 +60,12 @@ class Invoice(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     payment_reference = models.CharField(max_length=200, blank=True, default="")
     voided_at = models.DateTimeField(null=True, blank=True)
-    customer_snapshot = models.JSONField(default=dict, blank=True, help_text="Name, email, address at finalization.")
+    customer_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="Bill-to at finalization: name, legal name, emails, address lines, tax id."
+    )
+    seller_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="The billing entity at finalization: legal name, address lines, tax id, logo."
+    )
     replaces = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
     )
@@ -195,14 +204,21 @@ class InvoiceEvent(models.Model):
 
 
 class InvoiceNumberSequence(models.Model):
-    """The last invoice number handed out per year. Incremented inside the finalizing transaction,
-    so a rolled-back finalization gives its number back: the sequence has no gaps."""
+    """The last invoice number handed out per billing entity and year. Incremented inside the finalizing
+    transaction, so a rolled-back finalization gives its number back: each sequence has no gaps."""
 
-    year = models.PositiveIntegerField(primary_key=True)
+    id = models.BigAutoField(primary_key=True)
+    billing_entity = models.ForeignKey("customers.BillingEntity", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveIntegerField()
     last_value = models.PositiveIntegerField(default=0)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["billing_entity", "year"], name="invoice_number_sequence_entity_year"),
+        ]
+
     def __str__(self) -> str:
-        return f"{self.year}: {self.last_value}"
+        return f"{self.billing_entity_id} {self.year}: {self.last_value}"
 
 
 class InvoiceDocument(models.Model):

@@ -18,6 +18,7 @@ from metering.models import Meter, UsageEvent
 
 from .choices import LineKind
 from .models import CreditEntry, Invoice, InvoiceLine
+from .parties import invoice_parties  # noqa: F401 - pages, API and the PDF read an invoice's parties here
 from .services.generation import BillingWindow, compute_windows, interim_window, invoice_preview
 from .services.lines import LineDraft
 from .services.pipeline import InvoiceMoney
@@ -106,7 +107,7 @@ def document_lines() -> QuerySet:
 
 def invoice_detail(pk) -> Invoice:
     return (
-        Invoice.objects.select_related("customer", "subscription", "subscription__plan", "replaces")
+        Invoice.objects.select_related("customer", "billing_entity", "subscription", "subscription__plan", "replaces")
         .prefetch_related(Prefetch("lines", queryset=document_lines()), "audit")
         .get(pk=pk)
     )

@@ -200,9 +200,12 @@ def invoice_detail(request, pk):
         invoice = selectors.invoice_detail(pk)
     lines = list(invoice.lines.all())
     offered = _offered(invoice, request.user)
+    seller, bill_to = selectors.invoice_parties(invoice)
     context = {
         "invoice": invoice,
         "lines": lines,
+        "seller": seller,
+        "bill_to": bill_to,
         "usage_links": "invoice",
         "audit": list(invoice.audit.all()),
         "late": selectors.late_usage(invoice),
@@ -220,9 +223,9 @@ def invoice_detail(request, pk):
 
 @require(perms.VIEW_INVOICE)
 def invoice_pdf_download(request, pk):
-    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    invoice = get_object_or_404(Invoice.objects.select_related("customer", "billing_entity"), pk=pk)
     if draft_refresh_if_old(invoice=invoice, now=timezone.now()):
-        invoice = Invoice.objects.select_related("customer").get(pk=pk)
+        invoice = Invoice.objects.select_related("customer", "billing_entity").get(pk=pk)
     name = invoice.number or f"draft-{str(invoice.pk)[:8]}"
     response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
@@ -235,7 +238,7 @@ def _action_view(action: Action):
 
     @require(action.permission)
     def view(request, pk):
-        invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+        invoice = get_object_or_404(Invoice.objects.select_related("customer", "billing_entity"), pk=pk)
         form = None
         if action.form_class:
             form = action.form_class(request.POST or None, initial={"paid_on": timezone.now().date()})

@@ -10,7 +10,7 @@ from django.utils import timezone
 from apikeys.services import api_key_create
 from catalog.choices import BillingInterval, ChargeType, PlanType, PricingModel
 from catalog.models import Charge, Plan
-from customers.models import Customer, Subscription
+from customers.models import BillingEntity, Customer, Subscription
 from customers.periods import period_at
 from invoicing.choices import InvoiceKind, InvoiceStatus
 from invoicing.models import Invoice
@@ -46,9 +46,26 @@ class MeterFactory(factory.django.DjangoModelFactory):
     unit = "units"
 
 
+def default_entity() -> BillingEntity:
+    """The default billing entity the migration created (the test database keeps it)."""
+    return BillingEntity.objects.get(is_default=True)
+
+
+class BillingEntityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BillingEntity
+
+    name = factory.Sequence(lambda n: f"Entity {n}")
+    legal_name = factory.LazyAttribute(lambda o: f"{o.name} Ltd")
+    invoice_prefix = factory.Sequence(lambda n: f"E{n}")
+    net_days = 30
+
+
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Customer
+
+    billing_entity = factory.LazyFunction(default_entity)
 
     name = factory.Sequence(lambda n: f"Customer {n}")
     email = factory.LazyAttribute(lambda o: f"billing+{o.external_id}@example.com")
@@ -118,6 +135,7 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
         model = Invoice
 
     customer = factory.SubFactory(CustomerFactory)
+    billing_entity = factory.LazyAttribute(lambda o: o.customer.billing_entity)
     kind = InvoiceKind.MANUAL
     status = InvoiceStatus.OPEN
     number = factory.LazyAttributeSequence(lambda o, n: None if o.status == InvoiceStatus.DRAFT else f"INV-F-{n:06d}")

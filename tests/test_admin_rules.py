@@ -11,7 +11,7 @@ from django.utils import timezone
 from catalog.choices import PlanType
 from catalog.models import Charge, Plan
 from customers.choices import SubscriptionStatus
-from customers.models import Customer, Subscription
+from customers.models import BillingEntity, Customer, Subscription
 from metering import lookups
 from metering.models import Meter
 from tests.factories import (
@@ -22,6 +22,7 @@ from tests.factories import (
     SubscriptionFactory,
     UsageChargeFactory,
     UsageEventFactory,
+    default_entity,
 )
 
 pytestmark = pytest.mark.django_db
@@ -394,7 +395,10 @@ def test_a_charge_is_fixed_once_added_and_leaves_only_an_unsubscribed_plan(admin
 
 
 def customer_post(**overrides):
-    data = {"name": "Acme", "external_id": "acme", "email": "", "address": "", "metadata": "{}", **CUSTOMER_INLINES}
+    data = {
+        "name": "Acme", "external_id": "acme", "email": "", "billing_entity": str(default_entity().pk), "country": "",
+        "tax_id": "", "metadata": "{}", **CUSTOMER_INLINES,
+    }  # fmt: skip
     data.update(overrides)
     return data
 
@@ -435,6 +439,33 @@ def test_customer_metadata_that_is_not_an_object_is_refused(admin):
 
     assert errors(response, "metadata") == ["metadata must be a JSON object, got list"]
     assert Customer.objects.get(pk=customer.pk).metadata == {"old": 1}
+
+
+def test_a_customers_tax_id_is_checked_for_its_country_in_admin(admin):
+    customer = CustomerFactory()
+
+    refused = admin.post(f"/admin/customers/customer/{customer.pk}/change/", customer_post(country="DE", tax_id="DE136695977"))
+    assert "not a valid DE VAT number" in errors(refused, "tax_id")[0]
+
+    saved = admin.post(f"/admin/customers/customer/{customer.pk}/change/", customer_post(country="DE", tax_id="136 695 976"))
+    assert saved.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.country, customer.tax_id) == ("DE", "DE136695976")
+
+
+def test_a_billing_entity_is_added_and_made_default_in_admin_through_the_service(admin):
+    data = {
+        "name": "EU", "legal_name": "Acme Europe GmbH", "country": "DE", "tax_id": "DE136695976", "invoice_prefix": "eu",
+        "net_days": "14", "is_default": "on",
+    }  # fmt: skip
+    assert admin.post("/admin/customers/billingentity/add/", {**data, "invoice_prefix": "E U"}).status_code == 200
+
+    response = admin.post("/admin/customers/billingentity/add/", data)
+
+    assert response.status_code == 302
+    entity = BillingEntity.objects.get(name="EU")
+    assert (entity.invoice_prefix, entity.net_days, entity.is_default) == ("EU", 14, True)
+    assert list(BillingEntity.objects.filter(is_default=True)) == [entity]  # the old default stopped being it
 
 
 def test_a_subscription_added_in_admin_starts_as_the_service_starts_it(admin):

@@ -22,6 +22,7 @@ from apikeys.services import api_key_revoke
 from catalog.models import TaxRate
 from invoicing.models import Invoice, InvoiceLine
 from tests.factories import (
+    default_entity,
     CustomerFactory,
     MeterFactory,
     PlanFactory,
@@ -64,6 +65,10 @@ API = [
     ("customer-list", "post", {}, "customers.write", "customers.add_customer", 400),
     ("customer-detail", "get", None, "customers.read", "customers.view_customer", 200),
     ("customer-detail", "patch", {}, "customers.write", "customers.change_customer", 200),
+    ("billing-entity-list", "get", None, "billing_entities.read", "customers.view_billingentity", 200),
+    ("billing-entity-list", "post", {}, "billing_entities.write", "customers.add_billingentity", 400),
+    ("billing-entity-detail", "get", None, "billing_entities.read", "customers.view_billingentity", 200),
+    ("billing-entity-detail", "patch", {}, "billing_entities.write", "customers.change_billingentity", 200),
     ("subscription-list", "get", None, "subscriptions.read", "customers.view_subscription", 200),
     ("subscription-list", "post", {}, "subscriptions.write", "customers.add_subscription", 400),
     ("subscription-detail", "get", None, "subscriptions.read", "customers.view_subscription", 200),
@@ -121,6 +126,10 @@ DASHBOARD = [
     ("customers:customer-detail", "get", "customers.view_customer", 200),
     ("customers:customer-create", "get", "customers.add_customer", 200),
     ("customers:customer-edit", "get", "customers.change_customer", 200),
+    ("customers:billing-entity-list", "get", "customers.view_billingentity", 200),
+    ("customers:billing-entity-export", "get", "customers.view_billingentity", 200),
+    ("customers:billing-entity-create", "get", "customers.add_billingentity", 200),
+    ("customers:billing-entity-edit", "get", "customers.view_billingentity", 200),
     ("customers:customer-search", "get", "customers.view_customer", 200),
     ("customers:subscription-list", "get", "customers.view_subscription", 200),
     ("customers:subscription-export", "get", "customers.view_subscription", 200),
@@ -188,6 +197,7 @@ def world(db):
     tax_rate = TaxRate.objects.create(code="VAT", name="VAT", rate=Decimal("19"))
     event = UsageEventFactory(meter=meter, customer=customer, quantity=Decimal("3"), timestamp=now - dt.timedelta(hours=1))
     invoice = Invoice.objects.create(
+        billing_entity=default_entity(),
         customer=customer, subscription=subscription, kind="INTERIM", status="DRAFT", currency="USD",
         period_start=start, period_end=now - dt.timedelta(minutes=5),
     )  # fmt: skip
@@ -199,6 +209,7 @@ def world(db):
         "api-key": target_key.pk, "tax-rate": tax_rate.pk, "catalog:tax-rate": tax_rate.pk, "invoice": invoice.pk, "event": event.pk, "meter": meter.pk,
         "metering:meter": meter.pk, "catalog:plan": plan.pk, "catalog:charge": plan.pk,
         "customers:customer": customer.pk, "customers:subscription": subscription.pk,
+        "billing-entity": default_entity().pk, "customers:billing-entity": default_entity().pk,
         "invoicing:invoice": invoice.pk, "invoicing:line": line.pk, "apikeys:key": target_key.pk,
     }  # fmt: skip
     return {"ids": ids, "now": now}

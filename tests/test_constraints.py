@@ -22,6 +22,7 @@ from customers.models import Subscription
 from invoicing.choices import InvoiceKind, InvoiceStatus
 from invoicing.models import Invoice
 from tests.factories import (
+    default_entity,
     CustomerFactory,
     FixedChargeFactory,
     MeterFactory,
@@ -257,7 +258,7 @@ def _invoice(subscription: Subscription, **overrides) -> Invoice:
     values.update(overrides)
     if values["status"] != InvoiceStatus.DRAFT and "number" not in values:
         values["number"] = f"TEST-{next(_numbers):05d}"
-    return Invoice.objects.create(**values)
+    return Invoice.objects.create(billing_entity=default_entity(), **values)
 
 
 def test_second_period_invoice_for_the_same_period_is_refused():

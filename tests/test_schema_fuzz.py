@@ -41,6 +41,7 @@ from customers.services import subscription_create
 from fluxbill.wsgi import application
 from invoicing.services import Actor, invoice_finalize, subscription_generate_interim
 from tests.factories import (
+    BillingEntityFactory,
     CustomerFactory,
     FixedChargeFactory,
     MeterFactory,
@@ -80,7 +81,11 @@ class World:
                 {"up_to": None, "unit_price": "0.5", "flat_amount": "1"},
             ],
         )
-        customers = [CustomerFactory(external_id=f"acme-{tag}"), CustomerFactory(external_id=f"mute-{tag}", email="")]
+        entity = BillingEntityFactory(name=f"EU {tag}", invoice_prefix=f"EU{tag}".upper()[:16])
+        customers = [
+            CustomerFactory(external_id=f"acme-{tag}", billing_entity=entity),
+            CustomerFactory(external_id=f"mute-{tag}", email=""),
+        ]
         subscriptions = [
             subscription_create(customer=customer, plan=plan, now=now, start_date=now - timedelta(days=3))
             for customer in customers
@@ -99,6 +104,7 @@ class World:
         self.paths = {
             "/api/v1/tax-rates/": ids([vat]),
             "/api/v1/api-keys/": ids([spare_key]),  # not the fuzzer's own: revoking it would end the run
+            "/api/v1/billing-entities/": ids([entity]) + [entity.name],
             "/api/v1/customers/": ids(customers) + [c.external_id for c in customers],
             "/api/v1/events/": ids(events),
             "/api/v1/features/": ids([count, total]),
@@ -109,6 +115,7 @@ class World:
         }
         self.fields = {
             "customer_id": ids(customers) + [c.external_id for c in customers],
+            "billing_entity_id": ids([entity]) + [entity.name],
             "plan_id": ids([plan]) + [plan.lookup_id],
             "meter_id": ids([count, total]),
             "meter_token": [str(count.token), str(total.token)],

@@ -114,7 +114,7 @@ class FluxbillAdminSite(admin.AdminSite):
     # the user, is left out, and a section left empty is not shown.
     sections = (
         ("Catalog", "catalog", ("metering.Meter", "catalog.Plan", "catalog.Charge", "catalog.TaxRate")),
-        ("Customers", "customers", ("customers.Customer", "customers.Subscription")),
+        ("Customers", "customers", ("customers.Customer", "customers.Subscription", "customers.BillingEntity")),
         ("Billing", "billing", ("invoicing.Invoice", "invoicing.InvoiceLine", "invoicing.CreditEntry", "metering.UsageEvent", "metering.RejectedEvent")),
         ("Keys", "keys", ("apikeys.ApiKey",)),
         ("Users and groups", "users", ("auth.User", "auth.Group")),

@@ -32,6 +32,7 @@ class InvoiceEventOutput(serializers.ModelSerializer):
 
 class InvoiceOutput(serializers.ModelSerializer):
     customer_id = serializers.UUIDField()
+    billing_entity_id = serializers.UUIDField(help_text="Who bills: it numbered the invoice and is its seller.")
     subscription_id = serializers.UUIDField(allow_null=True)
     replaces_id = serializers.UUIDField(allow_null=True)
     subtotal = MoneyString()
@@ -52,6 +53,7 @@ class InvoiceOutput(serializers.ModelSerializer):
             "id",
             "number",
             "customer_id",
+            "billing_entity_id",
             "subscription_id",
             "kind",
             "status",
@@ -96,12 +98,13 @@ class InvoiceOutput(serializers.ModelSerializer):
 class InvoiceDetailOutput(InvoiceOutput):
     lines = InvoiceLineOutput(many=True, read_only=True)
     audit = InvoiceEventOutput(many=True, read_only=True)
-    customer_snapshot = serializers.DictField(read_only=True)
+    customer_snapshot = serializers.DictField(read_only=True, help_text="The bill-to frozen at finalization.")
+    seller_snapshot = serializers.DictField(read_only=True, help_text="The billing entity frozen at finalization.")
     replaced_by_id = serializers.SerializerMethodField()
     late_usage = serializers.SerializerMethodField()
 
     class Meta(InvoiceOutput.Meta):
-        fields = [*InvoiceOutput.Meta.fields, "customer_snapshot", "replaced_by_id", "late_usage", "lines", "audit"]
+        fields = [*InvoiceOutput.Meta.fields, "customer_snapshot", "seller_snapshot", "replaced_by_id", "late_usage", "lines", "audit"]
         read_only_fields = fields
 
     def get_replaced_by_id(self, obj) -> str | None:

@@ -24,6 +24,7 @@ from fluxbill.core.errors import Conflict
 
 from ..choices import InvoiceStatus
 from ..models import Invoice, InvoiceDocument
+from ..parties import invoice_parties
 from .audit import audit_event
 from .locks import invoice_locked, status_require
 
@@ -34,8 +35,10 @@ def invoice_pdf_render(invoice: Invoice) -> bytes:
     """Render the PDF now (seconds for thousands of lines). Callers other than `invoice_pdf` are tests."""
     from weasyprint import HTML
 
+    seller, bill_to = invoice_parties(invoice)
     lines = list(invoice.lines.select_related("meter", "charge"))
-    html = render_to_string("invoicing/invoice_pdf.html", {"invoice": invoice, "lines": lines})
+    context = {"invoice": invoice, "lines": lines, "seller": seller, "bill_to": bill_to}
+    html = render_to_string("invoicing/invoice_pdf.html", context)
     return HTML(string=html).write_pdf()
 
 
@@ -77,13 +80,15 @@ class EmailResult(enum.Enum):
     NOT_NEEDED = "not_needed"
 
 
-def _message(invoice: Invoice, to: str) -> EmailMultiAlternatives:
-    context = {"invoice": invoice}
+def _message(invoice: Invoice, to: str, cc: list[str]) -> EmailMultiAlternatives:
+    seller, bill_to = invoice_parties(invoice)
+    context = {"invoice": invoice, "seller": seller, "bill_to": bill_to}
     message = EmailMultiAlternatives(
         subject=f"Invoice {invoice.number}",
         body=render_to_string("invoicing/email/invoice.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
+        cc=[address for address in cc if address != to],
     )
     message.attach_alternative(render_to_string("invoicing/email/invoice.html", context), "text/html")
     message.attach(f"{invoice.number}.pdf", invoice_pdf(invoice), "application/pdf")
@@ -144,13 +149,16 @@ def invoice_email_send(*, invoice: Invoice, now: datetime, actor, force: bool = 
     done, invoice, token = _email_claim(invoice=invoice, now=now, force=force)
     if done is not None:
         return done, ""
-    to = (invoice.customer_snapshot or {}).get("email") or invoice.customer.email
+    # The snapshot's invoice email (the customer's email when it had none), its cc addresses in Cc.
+    snapshot = invoice.customer_snapshot or {}
+    to = snapshot.get("email") or invoice.customer.invoice_email or invoice.customer.email
+    cc = list(snapshot.get("cc_emails") or [])
     error = ""
     if not to:
         error = "Customer has no email address"
     else:
         try:
-            _message(invoice, to).send(fail_silently=False)
+            _message(invoice, to, cc).send(fail_silently=False)
         except (smtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
     result = _email_record(invoice=invoice, token=token, now=now, actor=actor, to=to, error=error)
@@ -190,13 +198,15 @@ def void_notice_replacement(invoice: Invoice) -> Invoice | None:
     return Invoice.objects.filter(replaces=invoice, number__isnull=False).only("id", "number", "total", "currency").first()
 
 
-def _void_notice_message(invoice: Invoice, to: str, replacement: Invoice | None) -> EmailMultiAlternatives:
-    context = {"invoice": invoice, "replacement": replacement}
+def _void_notice_message(invoice: Invoice, to: str, cc: list[str], replacement: Invoice | None) -> EmailMultiAlternatives:
+    seller, bill_to = invoice_parties(invoice)
+    context = {"invoice": invoice, "replacement": replacement, "seller": seller, "bill_to": bill_to}
     message = EmailMultiAlternatives(
         subject=f"Invoice {invoice.number} has been voided",
         body=render_to_string("invoicing/email/void_notice.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
+        cc=[address for address in cc if address != to],
     )
     message.attach_alternative(render_to_string("invoicing/email/void_notice.html", context), "text/html")
     message.attach(f"{invoice.number}-void.pdf", invoice_pdf(invoice), "application/pdf")  # with its VOID stamp
@@ -240,13 +250,16 @@ def invoice_void_notice_send(*, invoice: Invoice, now: datetime, actor) -> tuple
     done, invoice, token = _void_notice_claim(invoice=invoice, now=now)
     if done is not None:
         return done, ""
-    to = (invoice.customer_snapshot or {}).get("email") or invoice.customer.email
+    # Sent where the invoice went: the snapshot's invoice email, its cc addresses in Cc.
+    snapshot = invoice.customer_snapshot or {}
+    to = snapshot.get("email") or invoice.customer.invoice_email or invoice.customer.email
+    cc = list(snapshot.get("cc_emails") or [])
     error = ""
     if not to:
         error = "Customer has no email address"
     else:
         try:
-            _void_notice_message(invoice, to, void_notice_replacement(invoice)).send(fail_silently=False)
+            _void_notice_message(invoice, to, cc, void_notice_replacement(invoice)).send(fail_silently=False)
         except (smtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
     return _void_notice_record(invoice=invoice, token=token, actor=actor, to=to, error=error), error

@@ -27,6 +27,7 @@ from fluxbill.core.fields import decimal_to_string
 from fluxbill.core.money import allocate, format_quantity, format_unit_price, round_money
 
 from ..choices import InvoiceStatus, LineKind
+from ..parties import invoice_parties
 
 ZERO = Decimal(0)
 
@@ -173,17 +174,6 @@ def _address_lines(snapshot: dict) -> list[str]:
     return [line.strip() for line in str(snapshot.get("address") or "").splitlines() if line.strip()]
 
 
-def invoice_parties_now(invoice) -> tuple[dict, dict]:
-    """(seller, bill_to) as stored: the invoice's snapshots, or for a draft (which has no snapshot yet) the customer
-    as it is now. Stands in for invoicing.selectors.invoice_parties until that lands (the tag calls one of them)."""
-    seller = dict(getattr(invoice, "seller_snapshot", None) or {})
-    bill_to = dict(invoice.customer_snapshot or {})
-    if not bill_to or invoice.status == InvoiceStatus.DRAFT:
-        customer = invoice.customer
-        bill_to = {key: getattr(customer, key) for key in (*BILL_TO_KEYS, "address") if hasattr(customer, key)}
-    return seller, bill_to
-
-
 def printable_parties(seller: dict, bill_to: dict) -> tuple[dict, dict]:
     """The two parties with every key the document reads (blank when unknown) and address_lines as a list."""
     seller_out = {key: seller.get(key) or "" for key in SELLER_KEYS}
@@ -196,8 +186,8 @@ def printable_parties(seller: dict, bill_to: dict) -> tuple[dict, dict]:
 
 
 def document_parties(invoice) -> tuple[dict, dict]:
-    """(seller, bill_to) as the document prints them."""
-    return printable_parties(*invoice_parties_now(invoice))
+    """(seller, bill_to) as the document prints them: an issued invoice's snapshots, a draft's live parties."""
+    return printable_parties(*invoice_parties(invoice))
 
 
 def document_period(invoice) -> str:

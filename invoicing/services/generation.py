@@ -12,13 +12,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, Q, Sum, prefetch_related_objects
+from django.db.models import F, Prefetch, Q, Sum, prefetch_related_objects
 from django.utils import timezone
 
 from catalog.models import Charge
 from catalog.taxes import current_tax_rates
 from customers.choices import BILLABLE_STATUSES, SubscriptionStatus
-from customers.models import Customer, Subscription
+from customers.models import BillingEntity, Customer, Subscription
 from customers.periods import next_period, period_at
 from customers.services import BILLING_STATE_FIELDS, subscription_billing_failed, subscriptions_billing_state_save
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
@@ -80,23 +80,33 @@ def _credited(pairs: list[tuple], exclude_invoice_id=None) -> dict:
 
 
 def _tax_contexts(windows: list[BillingWindow]) -> dict:
-    """{subscription id: TaxContext} for a batch: the customers' tax fields in one query, the rates in one."""
+    """{subscription id: TaxContext} for a batch: the customers' tax fields, their entities' default rates and the
+    current rates, one query each."""
     if not windows:
         return {}
     rates = current_tax_rates()
     cached = Subscription.customer.is_cached
     missing = {w.subscription.customer_id for w in windows if not cached(w.subscription)}
     loaded = {
-        c.pk: c for c in Customer.objects.filter(pk__in=missing).only("id", "tax_rates", "tax_exempt", "reverse_charge")
+        c.pk: c
+        for c in Customer.objects.filter(pk__in=missing).only(
+            "id", "tax_rates", "tax_exempt", "reverse_charge", "billing_entity_id"
+        )
     }
+    customers = {w.subscription.pk: w.subscription.customer if cached(w.subscription) else loaded[w.subscription.customer_id]
+                 for w in windows}
+    entity_rates = dict(
+        BillingEntity.objects.filter(pk__in={c.billing_entity_id for c in customers.values()}).values_list("id", "tax_rates")
+    )
     contexts = {}
     for w in windows:
         sub = w.subscription
-        customer = sub.customer if cached(sub) else loaded[sub.customer_id]
+        customer = customers[sub.pk]
         contexts[sub.pk] = TaxContext(
             rates=rates,
             plan_rates=tuple(sub.plan.tax_rates or ()),
             customer_rates=tuple(customer.tax_rates or ()),
+            entity_rates=tuple(entity_rates.get(customer.billing_entity_id) or ()),
             tax_exempt=customer.tax_exempt,
             reverse_charge=customer.reverse_charge,
             inclusive=sub.plan.tax_inclusive,
@@ -295,6 +305,7 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
             {
                 "id": invoice_id,
                 "customer_id": sub.customer_id,
+                "billing_entity_id": sub.customer_billing_entity_id,
                 "subscription_id": sub.pk,
                 "kind": InvoiceKind.PERIOD,
                 "status": InvoiceStatus.DRAFT,
@@ -344,6 +355,8 @@ def subscriptions_rollover(*, now: datetime, actor, batch_size: int = 500) -> in
                 .filter(status__in=BILLABLE_STATUSES, current_period_end__lte=now)
                 .filter(Q(billing_retry_at__isnull=True) | Q(billing_retry_at__lte=now))
                 .select_related("plan")
+                # Who bills each invoice: the customer's entity, read in the same statement.
+                .annotate(customer_billing_entity_id=F("customer__billing_entity_id"))
                 .order_by("current_period_end")[:batch_size]
             )
             if not batch:
@@ -425,6 +438,7 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
     money = compute_windows([window])[0]
     invoice = Invoice(
         customer_id=subscription.customer_id,
+        billing_entity_id=subscription.customer.billing_entity_id,
         subscription=subscription,
         kind=InvoiceKind.INTERIM,
         status=InvoiceStatus.DRAFT,

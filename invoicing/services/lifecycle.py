@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pghistory
-from django.conf import settings
 from django.db import connection, transaction
 
+from customers.selectors import customer_bill_to, entity_seller
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 
 from ..choices import InvoiceStatus
@@ -43,20 +43,22 @@ class Actor:
         return cls(label=f"user:{user.get_username()}", user=user)
 
 
-def next_invoice_number(year: int) -> str:
-    """INV-<year>-<6 digits>. The counter row stays locked until the finalizing transaction ends,
-    so numbers are unique under concurrency and a rollback returns its number: no gaps."""
+def next_invoice_number(*, entity, year: int) -> str:
+    """<entity's prefix>-<year>-<6 digits>, counted per billing entity and year. The counter row stays locked
+    until the finalizing transaction ends, so numbers are unique under concurrency and a rollback returns
+    its number: no gaps."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO invoicing_invoicenumbersequence (year, last_value) VALUES (%s, 1)
-            ON CONFLICT (year) DO UPDATE SET last_value = invoicing_invoicenumbersequence.last_value + 1
+            INSERT INTO invoicing_invoicenumbersequence (billing_entity_id, year, last_value) VALUES (%s, %s, 1)
+            ON CONFLICT (billing_entity_id, year)
+            DO UPDATE SET last_value = invoicing_invoicenumbersequence.last_value + 1
             RETURNING last_value
             """,
-            [year],
+            [entity.pk, year],
         )
         value = cursor.fetchone()[0]
-    return f"INV-{year}-{value:06d}"
+    return f"{entity.invoice_prefix}-{year}-{value:06d}"
 
 
 @transaction.atomic
@@ -65,16 +67,13 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     invoice = invoice_locked(invoice=invoice)
     status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT,), action="finalize")
     invoice_recompute(invoice=invoice, actor=actor, record=False, now=now)
-    customer = invoice.customer
-    invoice.number = next_invoice_number(now.year)
-    invoice.customer_snapshot = {
-        "name": customer.name,
-        "email": customer.email,
-        "address": customer.address,
-        "external_id": customer.external_id,
-    }
+    customer, entity = invoice.customer, invoice.billing_entity
+    invoice.number = next_invoice_number(entity=entity, year=now.year)
+    invoice.customer_snapshot = customer_bill_to(customer)
+    invoice.seller_snapshot = entity_seller(entity)
     invoice.issued_at = now
-    invoice.due_date = (now + timedelta(days=settings.FLUXBILL_INVOICE_NET_DAYS)).date()
+    net_days = customer.net_days if customer.net_days is not None else entity.net_days
+    invoice.due_date = (now + timedelta(days=net_days)).date()
     credit_on_finalize(invoice=invoice, actor=actor)
     # Nothing due (a zero total, or one the customer's credit covers): settled at once, so it is neither
     # chased nor, by default, emailed. The period keeps its invoice.
@@ -207,6 +206,7 @@ def invoice_regenerate(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     invoice_void(invoice=invoice, now=now, actor=actor, reason="replaced by regeneration")
     replacement = Invoice.objects.create(
         customer_id=invoice.customer_id,
+        billing_entity_id=invoice.customer.billing_entity_id,
         subscription_id=invoice.subscription_id,
         kind=invoice.kind,
         status=InvoiceStatus.DRAFT,

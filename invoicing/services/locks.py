@@ -8,8 +8,8 @@ from ..models import Invoice
 
 
 def invoice_locked(*, invoice: Invoice) -> Invoice:
-    """The invoice re-read under `SELECT … FOR UPDATE` (its own row only), with its customer."""
-    return Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(pk=invoice.pk)
+    """The invoice re-read under `SELECT … FOR UPDATE` (its own row only), with its customer and billing entity."""
+    return Invoice.objects.select_for_update(of=("self",)).select_related("customer", "billing_entity").get(pk=invoice.pk)
 
 
 def status_require(*, invoice: Invoice, allowed: tuple[str, ...], action: str) -> None:

@@ -14,6 +14,7 @@ from invoicing.models import Invoice
 from invoicing.services.lifecycle import invoice_void
 from tests.dashboard.conftest import finance_client, nobody_client, support_client  # noqa: F401 (fixtures)
 from tests.factories import (
+    default_entity,
     CustomerFactory,
     MeterFactory,
     PlanFactory,
@@ -36,23 +37,23 @@ def _history_page(client, obj) -> str:
 
 def test_every_tracked_model_admin_shows_the_recorded_history():
     tracked = {model for model in admin.site._registry if hasattr(model, "pgh_event_model")}
-    assert {model.__name__ for model in tracked} == {"Meter", "Plan", "Charge", "TaxRate", "Customer", "Subscription", "ApiKey", "Invoice"}
+    assert {model.__name__ for model in tracked} == {"Meter", "Plan", "Charge", "TaxRate", "Customer", "BillingEntity", "Subscription", "ApiKey", "Invoice"}
     for model in tracked:
         assert isinstance(admin.site._registry[model], HistoryAdmin), model
 
 
 def test_raw_sql_and_api_changes_appear_for_finance(finance_client, admin_api):
-    customer = CustomerFactory(external_id="acme", name="Acme", address="1 Old Road")
+    customer = CustomerFactory(external_id="acme", name="Acme", address_line1="1 Old Road")
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE customers_customer SET address = %s WHERE id = %s", ["3 Raw Lane", customer.pk])
+        cursor.execute("UPDATE customers_customer SET address_line1 = %s WHERE id = %s", ["3 Raw Lane", customer.pk])
     response = admin_api.patch(f"/api/v1/customers/{customer.pk}", {"name": "Acme Corp"}, format="json")
     assert response.status_code == 200, response.content
     page = _history_page(finance_client, customer)
-    raw_row = page[page.index("address: 1 Old Road → 3 Raw Lane") - 400:page.index("address: 1 Old Road → 3 Raw Lane")]
+    raw_row = page[page.index("address line 1: 1 Old Road → 3 Raw Lane") - 400:page.index("address line 1: 1 Old Road → 3 Raw Lane")]
     api_row = page[page.index("name: Acme → Acme Corp") - 400:page.index("name: Acme → Acme Corp")]
     assert "system (no actor recorded)" in raw_row
     assert f"API key {ApiKey.objects.get().prefix}" in api_row
-    assert page.index("name: Acme → Acme Corp") < page.index("address: 1 Old Road → 3 Raw Lane")  # newest first
+    assert page.index("name: Acme → Acme Corp") < page.index("address line 1: 1 Old Road → 3 Raw Lane")  # newest first
     assert "Changes made in this admin" in page  # Django's log stays below
 
 
@@ -69,6 +70,7 @@ def test_each_tracked_model_has_a_history_page(finance_client):
 def _invoice() -> Invoice:
     now = timezone.now()
     return Invoice.objects.create(
+        billing_entity=default_entity(),
         customer=CustomerFactory(), currency="USD", period_start=now - dt.timedelta(days=30), period_end=now
     )
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 FINANCE_SECTIONS = {
     "Catalog": ["Meters", "Plans", "Charges", "Tax rates"],
-    "Customers": ["Customers", "Subscriptions"],
+    "Customers": ["Customers", "Subscriptions", "Billing entities"],
     "Billing": ["Invoices", "Credit ledger", "Usage events"],
     "Keys": ["API keys"],
 }

@@ -16,7 +16,7 @@ from invoicing.models import Invoice
 from invoicing.services.lifecycle import invoice_void
 from tests.invoicing.builders import ACTOR
 from tests.dashboard.conftest import finance_client  # noqa: F401 (a fixture)
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, default_entity
 
 pytestmark = pytest.mark.django_db
 
@@ -27,31 +27,31 @@ def _history(obj):
 
 
 def test_editing_an_address_on_the_dashboard_records_the_user_and_both_addresses(finance_client):
-    customer = CustomerFactory(name="Acme", external_id="acme-001", address="1 Old Road")
+    customer = CustomerFactory(name="Acme", external_id="acme-001", address_line1="1 Old Road")
     response = finance_client.post(
         f"/customers/{customer.pk}/edit/",
-        {"name": "Acme", "email": "", "external_id": "acme-001", "address": "2 New Street"},
+        {"name": "Acme", "email": "", "external_id": "acme-001", "address_line1": "2 New Street"},
     )
     assert response.status_code == 302
     insert, update = _history(customer)
-    assert (insert.pgh_label, insert.address) == ("insert", "1 Old Road")
-    assert (update.pgh_label, update.address) == ("update", "2 New Street")
+    assert (insert.pgh_label, insert.address_line1) == ("insert", "1 Old Road")
+    assert (update.pgh_label, update.address_line1) == ("update", "2 New Street")
     user = finance_client.user
     assert update.pgh_context.metadata["user"] == user.pk
     assert update.pgh_context.metadata["email"] == user.email
     assert update.pgh_context.metadata["url"] == f"/customers/{customer.pk}/edit/"
     # What changed, old → new, straight from pghistory's diff of consecutive rows.
     diff = pghistory.models.Events.objects.references(customer).filter(pgh_label="update").get().pgh_diff
-    assert diff["address"] == ["1 Old Road", "2 New Street"]
+    assert diff["address_line1"] == ["1 Old Road", "2 New Street"]
     assert "updated_at" not in diff
 
 
 def test_raw_sql_is_recorded_with_no_actor():
-    customer = CustomerFactory(address="1 Old Road")
+    customer = CustomerFactory(address_line1="1 Old Road")
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE customers_customer SET address = %s WHERE id = %s", ["3 Raw Lane", customer.pk])
+        cursor.execute("UPDATE customers_customer SET address_line1 = %s WHERE id = %s", ["3 Raw Lane", customer.pk])
     update = _history(customer)[-1]
-    assert (update.pgh_label, update.address, update.pgh_context) == ("update", "3 Raw Lane", None)
+    assert (update.pgh_label, update.address_line1, update.pgh_context) == ("update", "3 Raw Lane", None)
 
 
 def test_a_save_changing_nothing_but_updated_at_records_nothing():
@@ -95,7 +95,7 @@ def test_api_key_history_has_no_key_hash_and_ignores_last_used_at(key_client):
 def test_voiding_records_the_reason():
     customer = CustomerFactory()
     now = timezone.now()
-    invoice = Invoice.objects.create(customer=customer, currency="USD", period_start=now - timedelta(days=30), period_end=now)
+    invoice = Invoice.objects.create(billing_entity=default_entity(), customer=customer, currency="USD", period_start=now - timedelta(days=30), period_end=now)
     with pghistory.context(url="/invoices/void"):  # what the middleware opens for the request
         invoice_void(invoice=invoice, now=now, actor=ACTOR, reason="made by mistake")
     update = _history(invoice)[-1]
@@ -105,7 +105,7 @@ def test_voiding_records_the_reason():
 
 def _draft_invoice() -> Invoice:
     now = timezone.now()
-    return Invoice.objects.create(customer=CustomerFactory(), currency="USD", period_start=now - timedelta(days=30), period_end=now)
+    return Invoice.objects.create(billing_entity=default_entity(), customer=CustomerFactory(), currency="USD", period_start=now - timedelta(days=30), period_end=now)
 
 
 def test_voiding_with_no_request_still_records_the_reason():
@@ -202,15 +202,15 @@ def test_reads_and_ingestion_open_no_history_context(key_client):
 
 
 def test_the_customer_page_shows_who_changed_what_newest_first(finance_client):
-    customer = CustomerFactory(name="Acme", external_id="acme-001", address="1 Old Road")
+    customer = CustomerFactory(name="Acme", external_id="acme-001", address_line1="1 Old Road")
     finance_client.post(
         f"/customers/{customer.pk}/edit/",
-        {"name": "Acme", "email": "", "external_id": "acme-001", "address": "2 New Street"},
+        {"name": "Acme", "email": "", "external_id": "acme-001", "address_line1": "2 New Street"},
     )
     page = finance_client.get(f"/customers/{customer.pk}/").content.decode()
     panel = page[page.index('id="history"'):]
     assert panel.index('data-history="update"') < panel.index('data-history="insert"')
-    assert "address: 1 Old Road → 2 New Street" in panel
+    assert "address line 1: 1 Old Road → 2 New Street" in panel
     assert finance_client.user.email in panel
     assert "system (no actor recorded)" in panel  # the factory's insert
     assert "style=" not in panel and "<script" not in panel

@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 
 from customers.models import Customer, Subscription
 from metering.models import UsageEvent
-from tests.factories import CustomerFactory, MeterFactory, PlanFactory, SubscriptionFactory, UsageEventFactory
+from tests.factories import CustomerFactory, MeterFactory, PlanFactory, SubscriptionFactory, UsageEventFactory, default_entity
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,9 @@ def test_create_customer(admin_api):
             "name": "Acme Corp",
             "email": "billing@acme.com",
             "external_id": "acme-corp-001",
-            "address": "1 Main St\nSpringfield",
+            "address_line1": "1 Main St",
+            "city": "Springfield",
+            "country": "us",
             "metadata": {"tier": "gold", "seats": 12},
         },
         format="json",
@@ -55,7 +57,8 @@ def test_create_customer(admin_api):
     assert body["name"] == "Acme Corp"
     assert body["email"] == "billing@acme.com"
     assert body["external_id"] == "acme-corp-001"
-    assert body["address"] == "1 Main St\nSpringfield"
+    assert (body["address_line1"], body["city"], body["country"]) == ("1 Main St", "Springfield", "US")
+    assert body["billing_entity_id"] == str(default_entity().pk)
     assert body["metadata"] == {"tier": "gold", "seats": 12}
     assert customer.metadata == {"tier": "gold", "seats": 12}
 
@@ -65,7 +68,8 @@ def test_create_customer_with_only_external_id(admin_api):
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["name"], body["email"], body["address"], body["metadata"]) == ("", "", "", {})
+    assert (body["name"], body["email"], body["address_line1"], body["metadata"]) == ("", "", "", {})
+    assert (body["cc_emails"], body["net_days"], body["billing_entity_id"]) == ([], None, str(default_entity().pk))
 
 
 def test_create_customer_without_external_id_is_400(admin_api):
@@ -222,13 +226,13 @@ def test_patch_customer(admin_api):
 
 
 def test_patch_customer_by_external_id(admin_api):
-    customer = CustomerFactory(external_id="acme", address="")
+    customer = CustomerFactory(external_id="acme", address_line1="")
 
-    response = admin_api.patch(f"{CUSTOMERS}/acme", {"address": "2 High St"}, format="json")
+    response = admin_api.patch(f"{CUSTOMERS}/acme", {"address_line1": "2 High St"}, format="json")
 
     assert response.status_code == 200, response.content
     customer.refresh_from_db()
-    assert customer.address == "2 High St"
+    assert customer.address_line1 == "2 High St"
 
 
 def test_patch_external_id_is_400_and_changes_nothing(admin_api):

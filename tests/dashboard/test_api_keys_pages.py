@@ -197,7 +197,7 @@ def test_create_form_offers_every_scope_as_a_checkbox(finance_client):
     response = finance_client.get(CREATE)
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.count('type="checkbox" name="scopes"') == 17
+    assert body.count('type="checkbox" name="scopes"') == 19
     assert 'value="usage.write"' in body and 'value="*"' in body
 
 

@@ -13,6 +13,7 @@ from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
 from tests.dashboard.helpers import csv_rows
 from tests.factories import (
+    default_entity,
     CustomerFactory,
     FixedChargeFactory,
     MeterFactory,
@@ -150,11 +151,14 @@ def test_sixty_customers_are_paginated_with_a_constant_number_of_queries(finance
 def test_finance_creates_a_customer(finance_client):
     response = finance_client.post(
         "/customers/new/",
-        {"name": "Acme Corp", "email": "billing@acme.io", "external_id": " acme-001 ", "address": "1 Main St\nSpringfield"},
+        {"name": "Acme Corp", "email": "billing@acme.io", "external_id": " acme-001 ", "address_line1": "1 Main St",
+         "city": "Springfield", "country": "NL", "tax_id": "004495445B01", "cc_emails": "ap@acme.io, cfo@acme.io"},
         follow=True,
-    )
+    )  # fmt: skip
     customer = Customer.objects.get(external_id="acme-001")
-    assert (customer.name, customer.email, customer.address) == ("Acme Corp", "billing@acme.io", "1 Main St\nSpringfield")
+    assert (customer.name, customer.email, customer.address_line1, customer.city) == ("Acme Corp", "billing@acme.io", "1 Main St", "Springfield")
+    assert (customer.country, customer.tax_id, customer.cc_emails) == ("NL", "NL004495445B01", ["ap@acme.io", "cfo@acme.io"])
+    assert customer.billing_entity == default_entity()
     assert response.redirect_chain == [(f"/customers/{customer.pk}/", 302)]
     assert "Customer Acme Corp created" in response.content.decode()
 
@@ -185,7 +189,7 @@ def test_finance_edits_a_customer(finance_client):
     assert form.initial["email"] == "old@acme.io"
     response = finance_client.post(
         f"/customers/{customer.pk}/edit/",
-        {"name": "Acme Corp", "email": "new@acme.io", "external_id": "acme-001", "address": ""},
+        {"name": "Acme Corp", "email": "new@acme.io", "external_id": "acme-001", "address_line1": ""},
         follow=True,
     )
     customer.refresh_from_db()
@@ -199,7 +203,7 @@ def test_the_external_id_is_fixed_on_the_edit_page(finance_client):
     page = finance_client.get(f"/customers/{customer.pk}/edit/")
     assert page.context["form"].fields["external_id"].disabled
     response = finance_client.post(
-        f"/customers/{customer.pk}/edit/", {"name": "Acme Corp", "external_id": "acme-002", "address": ""}
+        f"/customers/{customer.pk}/edit/", {"name": "Acme Corp", "external_id": "acme-002", "address_line1": ""}
     )
     assert response.status_code == 302
     customer.refresh_from_db()
@@ -241,10 +245,12 @@ def test_customer_page_lists_invoices_and_recent_events(finance_client):
     other = CustomerFactory()
     now = timezone.now()
     Invoice.objects.create(
+        billing_entity=default_entity(),
         customer=customer, kind="MANUAL", status=InvoiceStatus.OPEN, currency="EUR", number="INV-2026-000042",
         period_start=now - dt.timedelta(days=30), period_end=now, total=Decimal("1234.50"), subtotal=Decimal("1234.50"),
     )
     Invoice.objects.create(
+        billing_entity=default_entity(),
         customer=other, kind="MANUAL", status=InvoiceStatus.OPEN, currency="EUR", number="INV-2026-000043",
         period_start=now - dt.timedelta(days=30), period_end=now, total=Decimal("1"), subtotal=Decimal("1"),
     )
@@ -303,8 +309,8 @@ def test_customer_page_queries_do_not_grow_with_subscriptions(finance_client, dj
         UsageEventFactory(customer=five, meter=meter, quantity=Decimal(i), timestamp=inside)
     assert _page_queries(finance_client, five) == baseline
 
-    # 12, plus the estimates' tax rates and credit balances and the page's credit balance and ledger: one each.
-    with django_assert_max_num_queries(16):
+    # 12, plus the estimates' tax rates, entity rates and credit balances and the page's credit balance and ledger.
+    with django_assert_max_num_queries(17):
         response = finance_client.get(f"/customers/{five.pk}/")
     # subscription i: fixed 10·i, usage (4i + i) units × 0.50 = 2.5·i → 12.5·i
     totals = sorted(estimate.total for _, estimate, _ in response.context["subscription_rows"])
@@ -333,14 +339,17 @@ def test_one_subscription_too_large_to_price_does_not_break_the_customer_page(fi
 
 
 def test_csv_export_of_the_searched_sorted_list(support_client):
-    CustomerFactory(name="Acme Corp", external_id="acme-001", email="billing@acme.io", address="1 Road")
+    CustomerFactory(name="Acme Corp", external_id="acme-001", email="billing@acme.io", address_line1="1 Road")
     CustomerFactory(name="Acme Labs", external_id="=cmd|' /C calc'!A0", email="labs@acme.io")
     CustomerFactory(name="Globex", external_id="glx", email="a@globex.io")
     rows = csv_rows(support_client.get("/customers/export.csv", {"q": "acme", "sort": "-name", "page": 3}), "customers")
-    assert rows[0] == ["external_id", "name", "email", "address", "created_at", "id"]
-    assert [row[:4] for row in rows[1:]] == [
-        ["'=cmd|' /C calc'!A0", "Acme Labs", "labs@acme.io", ""],  # not a formula once in a spreadsheet
-        ["acme-001", "Acme Corp", "billing@acme.io", "1 Road"],
+    assert rows[0] == [
+        "external_id", "name", "email", "legal_name", "address_line1", "address_line2", "city", "state", "postal_code",
+        "country", "tax_id", "billing_entity", "created_at", "id",
+    ]  # fmt: skip
+    assert [row[:3] + row[4:5] + row[11:12] for row in rows[1:]] == [
+        ["'=cmd|' /C calc'!A0", "Acme Labs", "labs@acme.io", "", "Default"],  # not a formula once in a spreadsheet
+        ["acme-001", "Acme Corp", "billing@acme.io", "1 Road", "Default"],
     ]
 
 

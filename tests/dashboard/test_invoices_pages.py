@@ -16,6 +16,7 @@ from invoicing.choices import InvoiceKind, InvoiceStatus
 from invoicing.models import Invoice
 from invoicing.services import Actor, invoice_finalize, subscriptions_rollover
 from tests.factories import (
+    default_entity,
     CustomerFactory,
     FixedChargeFactory,
     PlanFactory,
@@ -62,6 +63,7 @@ def _open(**kwargs) -> Invoice:
 def _manual(customer, *, status=InvoiceStatus.OPEN, total="10.00", currency="USD", number=None, start=None, end=None, **extra):
     start = start or dt.datetime(2026, 1, 1, tzinfo=UTC)
     return Invoice.objects.create(
+        billing_entity=default_entity(),
         customer=customer,
         kind=InvoiceKind.MANUAL,
         status=status,

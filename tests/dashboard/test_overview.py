@@ -9,12 +9,13 @@ from desk.tasks import warm_overview
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
 from metering.models import UsageEvent
-from tests.factories import CustomerFactory, UsageEventFactory
+from tests.factories import CustomerFactory, UsageEventFactory, default_entity
 
 
 def _invoice(customer, *, status, total, currency="USD", issued_days_ago=0, due_days=30, number=None):
     now = timezone.now()
     return Invoice.objects.create(
+        billing_entity=default_entity(),
         customer=customer,
         kind="MANUAL",
         status=status,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from invoicing.choices import LineKind
 from invoicing.models import Invoice, InvoiceLine
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, default_entity
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +25,7 @@ def admin(client):
 def _invoice(currency="USD", **fields):
     now = timezone.now()
     return Invoice.objects.create(
+        billing_entity=default_entity(),
         customer=CustomerFactory(), currency=currency, period_start=now - dt.timedelta(days=30), period_end=now, **fields
     )
 

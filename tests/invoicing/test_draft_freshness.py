@@ -155,14 +155,14 @@ def _stale(n):
 
 
 def test_beat_queries_are_a_small_constant_per_draft(django_assert_max_num_queries):
-    # One aggregate and one statement find and lock the stale drafts; invoice_recompute then costs a fixed 11 per
-    # draft (savepoint, subscription, charges, aggregate, interim credits, tax rates, credit balance, delete + insert
+    # One aggregate and one statement find and lock the stale drafts; invoice_recompute then costs a fixed 12 per
+    # draft (savepoint, subscription, charges, aggregate, interim credits, tax rates, entity rates, credit balance, delete + insert
     # lines, update, release).
     _stale(1)
-    with django_assert_max_num_queries(4 + 11 * 1):
+    with django_assert_max_num_queries(4 + 12 * 1):
         assert drafts_refresh(now=timezone.now(), actor=ACTOR) == 1
     _stale(20)
-    with django_assert_max_num_queries(4 + 11 * 20):
+    with django_assert_max_num_queries(4 + 12 * 20):
         assert drafts_refresh(now=timezone.now(), actor=ACTOR) == 20
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.services import customer_update
+from customers.services import billing_entity_update, customer_update
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice, InvoiceEvent
@@ -23,7 +23,7 @@ from invoicing.services import (
     invoice_void,
     invoices_finalize_due,
 )
-from tests.factories import CustomerFactory, MeterFactory
+from tests.factories import CustomerFactory, MeterFactory, default_entity
 
 from .builders import ACTOR, event, keyed_client, period_draft, utc
 
@@ -66,7 +66,7 @@ def test_a_finalize_that_fails_inside_its_transaction_does_not_consume_a_number(
 @pytest.mark.django_db
 def test_finalize_freezes_snapshot_dates_and_totals(settings, admin_api):
     invoice, sub, _ = period_draft(
-        units=5, name="Acme Ltd", email="ap@acme.test", address="1 Main St\nSpringfield", external_id="acme"
+        units=5, name="Acme Ltd", email="ap@acme.test", address_line1="1 Main St", city="Springfield", external_id="acme"
     )
     finalized = invoice_finalize(invoice=invoice, now=NOW, actor=ACTOR)
     assert finalized.status == InvoiceStatus.OPEN
@@ -74,12 +74,16 @@ def test_finalize_freezes_snapshot_dates_and_totals(settings, admin_api):
     assert finalized.due_date == date(2025, 3, 3)  # Feb 1 + 30 days
     assert finalized.total == Decimal("54.00")  # 49.00 + 5 × 1.00
 
-    customer_update(customer=sub.customer, name="Acme Renamed", email="new@acme.test", address="Elsewhere")
+    customer_update(customer=sub.customer, name="Acme Renamed", email="new@acme.test", address_line1="Elsewhere")
     invoice.refresh_from_db()
     assert invoice.customer_snapshot == {
         "name": "Acme Ltd",
+        "legal_name": "Acme Ltd",
         "email": "ap@acme.test",
-        "address": "1 Main St\nSpringfield",
+        "cc_emails": [],
+        "address_lines": ["1 Main St", "Springfield"],
+        "country": "",
+        "tax_id": "",
         "external_id": "acme",
     }
     body = admin_api.get(f"/api/v1/invoices/{invoice.pk}").json()
@@ -90,7 +94,8 @@ def test_finalize_freezes_snapshot_dates_and_totals(settings, admin_api):
     assert body["total"] == "54.00"
     assert audit_rows(invoice) == [("created", "", "DRAFT", "task:test"), ("finalized", "DRAFT", "OPEN", "task:test")]
 
-    settings.FLUXBILL_INVOICE_NET_DAYS = 14
+    # The due date follows the billing entity's net days (FLUXBILL_INVOICE_NET_DAYS is only a new entity's default).
+    billing_entity_update(entity=default_entity(), data={"net_days": 14})
     other = period_draft()[0]
     assert invoice_finalize(invoice=other, now=NOW, actor=ACTOR).due_date == date(2025, 2, 15)
 

@@ -294,3 +294,18 @@ def test_regenerating_an_invoice_that_used_credit_moves_the_credit_to_the_replac
         ("restored", D("10.00"), D("10.00")),
         ("applied", D("-10.00"), D("0.00")),
     ]
+
+
+def test_the_billing_entitys_default_rates_apply_when_nothing_more_specific_names_any():
+    # The entity taxes at 20 %; a 50.00 fee comes to 60.00. A customer naming its own 5 % pays 52.50 instead.
+    from customers.services import billing_entity_default, billing_entity_update
+
+    tax_rate_create(code="UKVAT", name="VAT 20%", rate="20")
+    tax_rate_create(code="LOW", name="Reduced 5%", rate="5")
+    billing_entity_update(entity=billing_entity_default(), data={"tax_rates": ["UKVAT"]})
+    plan, _, _ = plan_with(currency="GBP", fixed="50.00")
+    plain = subscribe(plan, utc(2025, 1, 1))
+    own = subscribe(plan, utc(2025, 1, 1), tax_rates=["LOW"])
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+    assert period_invoice(plain, utc(2025, 1, 1)).total == D("60.00")
+    assert period_invoice(own, utc(2025, 1, 1)).total == D("52.50")

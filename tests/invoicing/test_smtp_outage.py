@@ -23,7 +23,7 @@ from customers.models import Customer, Subscription
 from invoicing.choices import InvoiceStatus
 from invoicing.models import Invoice
 from tests.celery_broker import celery_broker
-from tests.factories import FixedChargeFactory, PlanFactory
+from tests.factories import FixedChargeFactory, PlanFactory, default_entity
 
 REDIS_URL = settings.FLUXBILL_TEST_REDIS_URL
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,9 @@ def test_invoices_stay_open_and_are_emailed_once_smtp_is_back():
     plan = PlanFactory(billing_interval="day")
     FixedChargeFactory(plan=plan, amount=Decimal("3.00"))
     for i in range(INVOICES):
-        customer = Customer.objects.create(external_id=f"smtp-{i}", name=f"S {i}", email=f"s{i}@example.com")
+        customer = Customer.objects.create(
+            external_id=f"smtp-{i}", name=f"S {i}", email=f"s{i}@example.com", billing_entity=default_entity()
+        )
         Subscription.objects.create(
             customer=customer, plan=plan, billing_interval="day", status="ACTIVE", start_date=start,
             current_period_start=start, current_period_end=start + dt.timedelta(days=1),

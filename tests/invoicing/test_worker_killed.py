@@ -21,7 +21,7 @@ from catalog.models import Charge
 from customers.models import Customer, Subscription
 from invoicing.models import Invoice
 from tests.celery_broker import celery_broker
-from tests.factories import MeterFactory, PlanFactory
+from tests.factories import MeterFactory, PlanFactory, default_entity
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = settings.FLUXBILL_TEST_REDIS_URL
@@ -61,7 +61,10 @@ def test_sigkill_mid_rollover_leaves_one_invoice_per_period():
     Charge.objects.create(plan=plan, type="FIXED", amount=Decimal("1.00"), display_name="Daily fee")
     meter = MeterFactory()
     Charge.objects.create(plan=plan, type="USAGE", meter=meter, pricing_model="per_unit", unit_price=Decimal("0.10"))
-    customers = Customer.objects.bulk_create(Customer(external_id=f"k-{i}", name=f"K {i}") for i in range(SUBSCRIPTIONS))
+    entity = default_entity()
+    customers = Customer.objects.bulk_create(
+        Customer(external_id=f"k-{i}", name=f"K {i}", billing_entity=entity) for i in range(SUBSCRIPTIONS)
+    )
     Subscription.objects.bulk_create(
         Subscription(
             customer=c,

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from invoicing.models import Invoice
-from tests.factories import CustomerFactory, PlanFactory, make_api_key
+from tests.factories import CustomerFactory, PlanFactory, make_api_key, default_entity
 
 from .conftest import PASSWORD
 
@@ -43,7 +43,7 @@ def test_admin_tier_rows_and_the_void_page_work_under_the_csp(page):
     get_user_model().objects.create_superuser("root", "root@example.com", PASSWORD)
     PlanFactory(name="Usage plan", type="USAGE")
     now = timezone.now()
-    invoice = Invoice.objects.create(customer=CustomerFactory(), currency="USD", period_start=now - dt.timedelta(days=30), period_end=now)
+    invoice = Invoice.objects.create(billing_entity=default_entity(), customer=CustomerFactory(), currency="USD", period_start=now - dt.timedelta(days=30), period_end=now)
     page.goto("/admin/login/")
     page.get_by_label("Username").fill("root")
     page.get_by_label("Password").fill(PASSWORD)

@@ -12,7 +12,7 @@ from catalog.choices import PricingModel
 from customers.models import Subscription
 from invoicing.models import Invoice
 from invoicing.services import Actor, subscriptions_rollover
-from tests.factories import CustomerFactory, PlanFactory, SubscriptionFactory, UsageChargeFactory, UsageEventFactory
+from tests.factories import CustomerFactory, PlanFactory, SubscriptionFactory, UsageChargeFactory, UsageEventFactory, default_entity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -131,6 +131,7 @@ def test_finance_filters_the_invoices_and_exports_what_is_shown(finance_page, sc
     for n, (name, external_id, total) in enumerate(rows, start=1):
         customer = CustomerFactory(name=name, external_id=external_id)
         Invoice.objects.create(
+        billing_entity=default_entity(),
             customer=customer, kind="MANUAL", status="OPEN", currency="USD", subtotal=Decimal(total), total=Decimal(total),
             number=f"INV-2026-{n:06d}", issued_at=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc), due_date=dt.date(2026, 3, 3),
             period_start=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), period_end=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc),

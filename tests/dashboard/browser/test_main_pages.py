@@ -34,6 +34,7 @@ NAV = [
     ("Invoices", "invoices"),
     ("API keys", "api-keys"),
     ("Event debugger", "event-debugger"),
+    ("Settings", "settings-billing-entities"),
 ]
 
 
@@ -78,6 +79,7 @@ def test_every_main_page_renders(finance_page, login_as, billed_customer, screen
         ("customers:customer-detail", billed_customer["customer"].pk, "customer"),
         ("customers:subscription-detail", billed_customer["subscription"].pk, "subscription"),
         ("invoicing:invoice-detail", billed_customer["invoice"].pk, "invoice"),
+        ("customers:billing-entity-edit", billed_customer["customer"].billing_entity_id, "billing-entity"),
     ]
     for url_name, pk, name in details:
         if not page_exists(url_name, pk):
