@@ -16,7 +16,7 @@ from invoicing.services import invoice_finalize, invoice_mark_paid
 from fluxbill.core.money import allocate
 from invoicing.services.document import document_parties, document_period, document_totals, printed_line
 from invoicing.services.lines import LineDraft
-from tests.factories import MeterFactory, UsageChargeFactory
+from tests.factories import MeterFactory, UsageChargeFactory, default_entity
 
 from .builders import ACTOR, event, period_draft, plan_with, subscribe, utc
 
@@ -149,20 +149,24 @@ def test_a_real_rollover_line_prints_rows_that_add_up(db):
     assert "$0.004692" in html  # the tier's unit price, with its digits
 
 
-def test_parties_fall_back_to_todays_snapshot_keys_and_the_live_customer_on_drafts(db):
-    draft, _, _ = period_draft(units=5, name="Acme Ltd", email="ap@acme.test", address="1 Main St\nSpringfield")
+def test_a_draft_prints_the_live_parties_and_an_issued_invoice_its_snapshots(db):
+    entity = default_entity()
+    entity.legal_name, entity.address_line1, entity.city, entity.postal_code = "Fluxbill GmbH", "Hauptstr. 1", "Berlin", "10115"
+    entity.save()
+    draft, _, _ = period_draft(units=5, name="Acme", legal_name="Acme Ltd", email="ap@acme.test", address_line1="1 Main St",
+                               city="Springfield", country="US")  # fmt: skip
     seller, bill_to = document_parties(draft)
-    assert bill_to["legal_name"] == "Acme Ltd" and bill_to["address_lines"] == ["1 Main St", "Springfield"]
-    assert seller["legal_name"] == ""  # no seller snapshot yet: the block prints nothing rather than failing
+    assert (bill_to["legal_name"], bill_to["address_lines"]) == ("Acme Ltd", ["1 Main St", "Springfield", "United States of America"])
+    assert (seller["legal_name"], seller["address_lines"]) == ("Fluxbill GmbH", ["Hauptstr. 1", "10115 Berlin"])
     invoice = invoice_finalize(invoice=draft, now=utc(2025, 2, 1, 2), actor=ACTOR)
-    invoice.customer.name = "Renamed Later"
+    invoice.customer.legal_name = "Renamed Later"
     invoice.customer.save()
-    invoice.seller_snapshot = {"legal_name": "Fluxbill GmbH", "address_lines": ["Hauptstr. 1", "10115 Berlin"],
-                               "tax_id": "DE123456789"}  # fmt: skip
-    seller, bill_to = document_parties(invoice)
-    assert bill_to["legal_name"] == "Acme Ltd"  # issued: the snapshot, not today's name
-    assert (seller["legal_name"], seller["tax_id"], seller["address_lines"][1]) == ("Fluxbill GmbH", "DE123456789",
-                                                                                    "10115 Berlin")  # fmt: skip
+    entity.legal_name = "Renamed Seller"
+    entity.save()
+    seller, bill_to = document_parties(Invoice.objects.get(pk=invoice.pk))
+    assert (bill_to["legal_name"], seller["legal_name"]) == ("Acme Ltd", "Fluxbill GmbH")  # issued: the snapshots
+    html = render_to_string("invoicing/invoice_document.html", {"invoice": invoice, "lines": list(invoice.lines.all())})
+    assert "Renamed" not in html and "Fluxbill GmbH" in html and "10115 Berlin" in html
 
 
 def test_totals_are_the_pipelines_and_paid_means_nothing_due(db):

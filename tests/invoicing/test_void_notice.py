@@ -30,7 +30,8 @@ LATER = utc(2025, 2, 5, 9)
 
 @pytest.fixture
 def open_invoice():
-    invoice, _, _ = period_draft(units=5, email="ap@acme.test", name="Acme Ltd")  # $49.00 + 5 × $1.00 = $54.00
+    # $49.00 + 5 × $1.00 = $54.00, to the customer's invoice email with its accountant in copy.
+    invoice, _, _ = period_draft(units=5, email="ap@acme.test", name="Acme Ltd", cc_emails=["books@acme.test"])
     return invoice_finalize(invoice=invoice, now=NOW, actor=ACTOR)
 
 
@@ -80,9 +81,10 @@ def test_a_void_alone_emails_the_notice_once_with_the_voided_pdf(open_invoice, s
     assert send_void_notice.apply(args=(str(open_invoice.pk),)).get() == "already_sent"
 
     (envelope,) = handler.envelopes
-    assert envelope.rcpt_tos == ["ap@acme.test"]
+    assert envelope.rcpt_tos == ["ap@acme.test", "books@acme.test"]
     message, parts = _parsed(envelope)
     assert message["Subject"] == "Invoice INV-2025-000001 has been voided"
+    assert (message["To"], message["Cc"]) == ("ap@acme.test", "books@acme.test")
     text = parts["text/plain"].get_content()
     assert "invoice INV-2025-000001 of 2025-02-01" in text and "($54.00) has been voided" in text
     assert "replaced by" not in text
