@@ -1,7 +1,7 @@
 """What happened to an invoice, for whoever wants to follow: the services announce, subscribers act.
 
-An action such as finalizing records that it happened and sends the event after its transaction
-commits; side effects (the invoice email today) subscribe in `InvoicingConfig.ready()`, so the
+An action such as finalizing or voiding records that it happened and sends the event after its transaction
+commits; side effects (the invoice email, the void notice) subscribe in `InvoicingConfig.ready()`, so the
 state transitions never import the tasks that react to them.
 """
 
@@ -20,3 +20,13 @@ def invoice_finalized_on_commit(*, invoice_id, nothing_due: bool = False) -> Non
     transaction.on_commit(
         lambda: invoice_finalized.send(sender="invoicing", invoice_id=invoice_id, nothing_due=nothing_due)
     )
+
+
+# Sent with `invoice_id` once the transaction that voided an issued (OPEN or UNCOLLECTIBLE) invoice has committed;
+# a regenerate's replacement exists by then. A voided draft was never the customer's, so it announces nothing.
+invoice_voided = Signal()
+
+
+def invoice_voided_on_commit(*, invoice_id) -> None:
+    """Announce a voided issued invoice when the current transaction commits (never if it rolls back)."""
+    transaction.on_commit(lambda: invoice_voided.send(sender="invoicing", invoice_id=invoice_id))

@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 
-from .tasks import send_invoice_email
+from .tasks import send_invoice_email, send_void_notice
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +20,11 @@ def invoice_email_enqueue(*, invoice_id, nothing_due: bool = False, **kwargs) ->
         send_invoice_email.apply_async((str(invoice_id),), retry=False)
     except Exception:  # broker unreachable: the periodic sweep sends it later
         logger.warning("could not enqueue email for invoice %s; the sweep will retry", invoice_id)
+
+
+def void_notice_enqueue(*, invoice_id, **kwargs) -> None:
+    """The customer had the invoice that was just voided: tell them (issue 16 §5)."""
+    try:
+        send_void_notice.apply_async((str(invoice_id),), retry=False)
+    except Exception:  # broker unreachable: the void stands; the audit trail shows no void_notice_sent
+        logger.warning("could not enqueue the void notice for invoice %s", invoice_id)

@@ -100,10 +100,15 @@ def invoice_list_rows() -> QuerySet:
     return Invoice.objects.only(*_LIST_COLUMNS).prefetch_related(customers)
 
 
+def document_lines() -> QuerySet:
+    """An invoice's lines with what the document prints beside them (the meter's unit, the charge's free units)."""
+    return InvoiceLine.objects.select_related("meter", "charge")
+
+
 def invoice_detail(pk) -> Invoice:
     return (
         Invoice.objects.select_related("customer", "billing_entity", "subscription", "subscription__plan", "replaces")
-        .prefetch_related("lines", "audit")
+        .prefetch_related(Prefetch("lines", queryset=document_lines()), "audit")
         .get(pk=pk)
     )
 

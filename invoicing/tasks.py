@@ -10,6 +10,7 @@ from .services import (
     EmailResult,
     drafts_refresh,
     invoice_email_send,
+    invoice_void_notice_send,
     invoices_email_pending,
     invoices_finalize_due,
     subscriptions_rollover,
@@ -41,6 +42,15 @@ def email_backoff(retries: int) -> int:
 def send_invoice_email(self, invoice_id: str) -> str:
     result, error = invoice_email_send(invoice=Invoice(pk=invoice_id), now=timezone.now(), actor=Actor.task("email"))
     if result is EmailResult.FAILED and self.request.retries + 1 < settings.FLUXBILL_EMAIL_MAX_ATTEMPTS:
+        raise self.retry(countdown=email_backoff(self.request.retries), exc=None)
+    return result.value
+
+
+@shared_task(bind=True, name="invoicing.send_void_notice", max_retries=None)
+def send_void_notice(self, invoice_id: str) -> str:
+    result, _ = invoice_void_notice_send(invoice=Invoice(pk=invoice_id), now=timezone.now(), actor=Actor.task("email"))
+    retry = result in (EmailResult.FAILED, EmailResult.IN_PROGRESS)
+    if retry and self.request.retries + 1 < settings.FLUXBILL_EMAIL_MAX_ATTEMPTS:
         raise self.retry(countdown=email_backoff(self.request.retries), exc=None)
     return result.value
 

@@ -112,6 +112,24 @@ def format_money(amount: Decimal, currency: str) -> str:
     return format_currency(round_money(amount, currency), currency, locale="en_US")
 
 
+def format_unit_price(price: Decimal, currency: str) -> str:
+    """A unit price for people, never rounded: at least the currency's minor units, and every significant digit a
+    sub-cent price has ('$0.0025', '$1.00', '¥0.5'). A price is not an amount billed, so it is not round_money's."""
+    from babel.numbers import format_currency
+
+    price = Decimal(price)
+    digits = max(minor_units(currency), -min(0, price.normalize().as_tuple().exponent))
+    pattern = "¤#,##0" + ("." + "0" * digits if digits else "")
+    return format_currency(price, currency, locale="en_US", format=pattern, currency_digits=False)
+
+
+def format_quantity(quantity: Decimal) -> str:
+    """A quantity for people: thousands separators and no trailing zeros ('1,234,567.5', '150')."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(Decimal(quantity).normalize(), locale="en_US", decimal_quantization=False)
+
+
 def fits_column(value: Decimal, *, max_digits: int, decimal_places: int) -> bool:
     """Whether `value` can be stored in a numeric(max_digits, decimal_places) column (rounded to its places)."""
     try:

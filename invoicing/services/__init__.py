@@ -1,6 +1,13 @@
 """Invoicing services: generation (rollover, interim, preview), lifecycle (finalize, void, paid…), delivery (PDF, email)."""
 
-from .delivery import EmailResult, invoice_email_send, invoice_pdf, invoice_pdf_render, invoices_email_pending
+from .delivery import (
+    EmailResult,
+    invoice_email_send,
+    invoice_pdf,
+    invoice_pdf_render,
+    invoice_void_notice_send,
+    invoices_email_pending,
+)
 from .freshness import draft_refresh_if_old, drafts_refresh
 from .generation import (
     invoice_preview,
@@ -36,6 +43,7 @@ __all__ = [
     "invoice_recompute",
     "invoice_regenerate",
     "invoice_void",
+    "invoice_void_notice_send",
     "invoices_finalize_due",
     "subscription_generate_interim",
     "subscriptions_rollover",

@@ -36,7 +36,8 @@ def invoice_pdf_render(invoice: Invoice) -> bytes:
     from weasyprint import HTML
 
     seller, bill_to = invoice_parties(invoice)
-    context = {"invoice": invoice, "lines": list(invoice.lines.all()), "seller": seller, "bill_to": bill_to}
+    lines = list(invoice.lines.select_related("meter", "charge"))
+    context = {"invoice": invoice, "lines": lines, "seller": seller, "bill_to": bill_to}
     html = render_to_string("invoicing/invoice_pdf.html", context)
     return HTML(string=html).write_pdf()
 
@@ -76,6 +77,7 @@ class EmailResult(enum.Enum):
     ALREADY_SENT = "already_sent"
     IN_PROGRESS = "in_progress"
     FAILED = "failed"
+    NOT_NEEDED = "not_needed"
 
 
 def _message(invoice: Invoice, to: str, cc: list[str]) -> EmailMultiAlternatives:
@@ -181,3 +183,83 @@ def invoices_email_pending(*, now: datetime, limit: int = 500) -> list:
         .order_by("issued_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+# The void notice ---------------------------------------------------------------------------------------------------
+# When an issued invoice is voided (alone or by a regenerate) the customer is told, once. The audit row
+# "void_notice_sent" is the record that it went out; while it is being sent the invoice's email claim columns
+# hold the claim (a VOID invoice's own email is never sent again, so they are free).
+
+VOID_NOTICE_SENT = "void_notice_sent"
+
+
+def void_notice_replacement(invoice: Invoice) -> Invoice | None:
+    """The issued invoice a regenerate made in this one's place, if any."""
+    return Invoice.objects.filter(replaces=invoice, number__isnull=False).only("id", "number", "total", "currency").first()
+
+
+def _void_notice_message(invoice: Invoice, to: str, cc: list[str], replacement: Invoice | None) -> EmailMultiAlternatives:
+    seller, bill_to = invoice_parties(invoice)
+    context = {"invoice": invoice, "replacement": replacement, "seller": seller, "bill_to": bill_to}
+    message = EmailMultiAlternatives(
+        subject=f"Invoice {invoice.number} has been voided",
+        body=render_to_string("invoicing/email/void_notice.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        cc=[address for address in cc if address != to],
+    )
+    message.attach_alternative(render_to_string("invoicing/email/void_notice.html", context), "text/html")
+    message.attach(f"{invoice.number}-void.pdf", invoice_pdf(invoice), "application/pdf")  # with its VOID stamp
+    return message
+
+
+@transaction.atomic
+def _void_notice_claim(*, invoice: Invoice, now: datetime) -> tuple[EmailResult | None, Invoice, uuid.UUID | None]:
+    invoice = invoice_locked(invoice=invoice)
+    status_require(invoice=invoice, allowed=(InvoiceStatus.VOID,), action="send a void notice for")
+    if invoice.number is None:
+        return EmailResult.NOT_NEEDED, invoice, None  # a voided draft: the customer never had it
+    if invoice.audit.filter(action=VOID_NOTICE_SENT).exists():
+        return EmailResult.ALREADY_SENT, invoice, None
+    if email_claim_is_live(invoice, now):
+        return EmailResult.IN_PROGRESS, invoice, None
+    token = uuid.uuid4()
+    invoice.email_claim_token, invoice.email_claimed_at = token, now
+    invoice.save(update_fields=["email_claim_token", "email_claimed_at", "updated_at"])
+    return None, invoice, token
+
+
+@transaction.atomic
+def _void_notice_record(*, invoice: Invoice, token: uuid.UUID, actor, to: str, error: str) -> EmailResult:
+    invoice = invoice_locked(invoice=invoice)
+    if invoice.email_claim_token == token:
+        invoice.email_claim_token = None
+        invoice.save(update_fields=["email_claim_token", "updated_at"])
+    if error:
+        audit_event(invoice=invoice, action="void_notice_failed", actor=actor, detail=error).save()
+        return EmailResult.FAILED
+    audit_event(invoice=invoice, action=VOID_NOTICE_SENT, actor=actor, detail=to).save()
+    return EmailResult.SENT
+
+
+def invoice_void_notice_send(*, invoice: Invoice, now: datetime, actor) -> tuple[EmailResult, str]:
+    """Email the customer that an issued invoice was voided, naming its replacement if a regenerate made one.
+
+    Once: a retry after success finds the "void_notice_sent" audit row and stops. Must not run inside a
+    transaction (the claim has to be visible to other workers)."""
+    done, invoice, token = _void_notice_claim(invoice=invoice, now=now)
+    if done is not None:
+        return done, ""
+    # Sent where the invoice went: the snapshot's invoice email, its cc addresses in Cc.
+    snapshot = invoice.customer_snapshot or {}
+    to = snapshot.get("email") or invoice.customer.invoice_email or invoice.customer.email
+    cc = list(snapshot.get("cc_emails") or [])
+    error = ""
+    if not to:
+        error = "Customer has no email address"
+    else:
+        try:
+            _void_notice_message(invoice, to, cc, void_notice_replacement(invoice)).send(fail_silently=False)
+        except (smtplib.SMTPException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+    return _void_notice_record(invoice=invoice, token=token, actor=actor, to=to, error=error), error

@@ -16,7 +16,7 @@ from customers.selectors import customer_bill_to, entity_seller
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 
 from ..choices import InvoiceStatus
-from ..events import invoice_finalized_on_commit
+from ..events import invoice_finalized_on_commit, invoice_voided_on_commit
 from ..models import Invoice, InvoiceDocument
 from .audit import audit_event
 from .credit import credit_on_finalize, credit_on_void
@@ -137,6 +137,8 @@ def _document_outdated(invoice: Invoice) -> None:
 
 @transaction.atomic
 def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") -> Invoice:
+    """Void a DRAFT, OPEN or UNCOLLECTIBLE invoice; an issued one sends `invoice_voided` after commit (the
+    customer's void notice follows it, naming the replacement when a regenerate made one)."""
     invoice = invoice_locked(invoice=invoice)
     status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="void")
     before = invoice.status
@@ -150,6 +152,8 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
         invoice.save()
     _document_outdated(invoice)
     audit_event(invoice=invoice, action="voided", actor=actor, from_status=before, to_status=InvoiceStatus.VOID, detail=reason).save()
+    if before != InvoiceStatus.DRAFT:
+        invoice_voided_on_commit(invoice_id=invoice.pk)  # the customer had it: the void notice follows
     return invoice
 
 

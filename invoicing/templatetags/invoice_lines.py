@@ -1,4 +1,6 @@
-"""`{% usage_link line %}`: the "why this amount?" link of a usage line, on dashboard pages only.
+"""`{% usage_link line %}`, `{% printed_lines %}` and `{% invoice_document %}` (what invoicing.services.document prints).
+
+`{% usage_link line %}`: the "why this amount?" link of a usage line, on dashboard pages only.
 
 A page opts in with `usage_links` in its context: "invoice" for stored lines (the link names the line),
 or {"customer", "start", "end"} for a preview's lines, which have no id. Without it (the PDF, emails)
@@ -12,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from ..choices import LineKind
+from ..services import document
 
 register = template.Library()
 
@@ -37,3 +40,21 @@ def usage_link(context, line) -> str:
         }
         url = f"{reverse('invoicing:window-usage')}?{urlencode(query)}"
     return format_html('<a class="why" href="{}" data-usage-link>Why this amount?</a>', url)
+
+
+@register.simple_tag
+def printed_lines(lines, currency):
+    """`{% printed_lines lines currency as printed %}`: the lines as the customer's copy prints them."""
+    return document.printed_lines(lines or [], currency)
+
+
+@register.simple_tag
+def invoice_document(invoice):
+    """`{% invoice_document invoice as doc %}`: doc.seller, doc.bill_to, doc.totals, doc.period."""
+    seller, bill_to = document.document_parties(invoice)
+    return {
+        "seller": seller,
+        "bill_to": bill_to,
+        "totals": document.document_totals(invoice),
+        "period": document.document_period(invoice),
+    }

@@ -227,7 +227,9 @@ def test_preview_of_the_next_invoice(support_client):
     assert preview.total == Decimal("174.00")
     body = response.content.decode()
     assert "$174.00" in body and "$125.00" in body
-    assert '<td class="num">100</td>' in body and '<td class="num">50</td>' in body  # the tier rows
+    # the tier rows, in the meter's unit and the currency
+    assert '<td class="num">100 units</td>' in body and '<td class="num">50 units</td>' in body
+    assert '<td class="num">$0.50</td>' in body
     assert not Invoice.objects.exists()  # a preview stores nothing
 
 

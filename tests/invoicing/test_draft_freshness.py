@@ -80,7 +80,7 @@ def test_a_late_event_shows_on_the_api_detail_and_the_page_with_when_it_was_comp
     page = viewer.get(f"/invoices/{invoice.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
-    document = html.split('<article class="invoice-document">')[1].split("</article>")[0]
+    document = html.split('<article class="invoice-document')[1].split("</article>")[0]
     assert "99.00" in document and "74.00" not in document  # 49.00 + 200 × 0.25
     refreshed = Invoice.objects.get(pk=invoice.pk)
     assert refreshed.total == Decimal("99.00") and usage_line(refreshed).quantity == 200

@@ -110,7 +110,7 @@ def test_smtp_down_then_up(open_invoice, smtp_server, smtp_settings):
     assert message["To"] == "ap@acme.test"
     parts = {part.get_content_type(): part for part in message.walk() if not part.is_multipart()}
     assert set(parts) == {"text/plain", "text/html", "application/pdf"}
-    assert "$54.00" in parts["text/plain"].get_content()
+    assert "Total: $54.00\r\nAmount due: $54.00" in parts["text/plain"].get_content()
     assert "INV-2025-000001" in parts["text/html"].get_content()
     pdf = parts["application/pdf"]
     assert pdf.get_filename() == "INV-2025-000001.pdf"

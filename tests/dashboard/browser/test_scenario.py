@@ -149,7 +149,8 @@ def send(absolute, api_key: str, value: int, **extra) -> None:
 
 
 def invoice_total(page: Page):
-    return page.locator("table.lines tfoot")
+    """The document's Total row (its totals block, below the lines)."""
+    return page.locator("article.invoice-document tr.doc-total")
 
 
 def test_finance_goes_from_empty_install_to_finalized_invoice_then_support_regenerates(
@@ -179,7 +180,7 @@ def test_finance_goes_from_empty_install_to_finalized_invoice_then_support_regen
     line = page.locator("table.lines tr.line")
     expect(line).to_have_count(1)
     expect(line).to_contain_text("API calls")
-    expect(line.locator("td").nth(1)).to_have_text("25")
+    expect(line.locator("td").nth(1)).to_have_text("25 calls")  # in the meter's unit
     expect(invoice_total(page)).to_contain_text("$17.50")
 
     page.get_by_role("button", name="Finalize").click()

@@ -54,6 +54,6 @@ def test_finance_adds_a_billing_entity_and_bills_a_customer_from_it(finance_page
     invoice = invoice_finalize(invoice=invoice, now=timezone.now(), actor=Actor.task("test"))
     page.goto(f"/invoices/{invoice.pk}/")
     expect(page.get_by_role("heading", name=f"Invoice EU-{timezone.now().year}-000001")).to_be_visible()
-    expect(page.locator(".seller")).to_contain_text("Acme Europe GmbH")
-    expect(page.locator(".seller")).to_contain_text("Tax ID: DE136695976")
+    expect(page.locator(".doc-seller")).to_contain_text("Acme Europe GmbH")
+    expect(page.locator(".doc-seller")).to_contain_text("Tax ID: DE136695976")
     screenshot(page, "invoice-from-billing-entity")
