@@ -7,7 +7,7 @@ from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from customers.models import Subscription
@@ -23,7 +23,7 @@ def month_start(now: datetime) -> datetime:
 
 
 def amounts_by_currency(now: datetime) -> list[dict]:
-    """Per currency: billed this month (issued, not void) and open (issued, unpaid)."""
+    """Per currency: billed this month (issued, not void: totals) and open (what OPEN invoices still ask for)."""
     start = month_start(now)
     rows = (
         # Only the invoices either figure counts, so the indexes on issued_at and status narrow the scan.
@@ -31,7 +31,8 @@ def amounts_by_currency(now: datetime) -> list[dict]:
         .values("currency")
         .annotate(
             billed=Sum("total", filter=Q(issued_at__gte=start)),
-            open=Sum("total", filter=Q(status=InvoiceStatus.OPEN)),
+            # What is still owed: credit applied and payments are not receivables.
+            open=Sum(F("amount_due") - F("amount_paid"), filter=Q(status=InvoiceStatus.OPEN)),
             open_count=Count("id", filter=Q(status=InvoiceStatus.OPEN)),
         )
         .order_by("currency")

@@ -24,6 +24,8 @@ def _invoice(customer, *, status, total, currency="USD", issued_days_ago=0, due_
         period_end=now - dt.timedelta(days=1),
         subtotal=Decimal(total),
         total=Decimal(total),
+        amount_due=Decimal(total),
+        amount_paid=Decimal(total) if status == InvoiceStatus.PAID else 0,
         number=number,
         issued_at=None if status == InvoiceStatus.DRAFT else now - dt.timedelta(days=issued_days_ago),
         due_date=(now + dt.timedelta(days=due_days)).date(),

@@ -309,3 +309,15 @@ def test_the_billing_entitys_default_rates_apply_when_nothing_more_specific_name
     subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
     assert period_invoice(plain, utc(2025, 1, 1)).total == D("60.00")
     assert period_invoice(own, utc(2025, 1, 1)).total == D("52.50")
+
+
+def test_billing_entity_tax_rates_over_the_api():
+    from customers.services import billing_entity_default
+
+    tax_rate_create(code="VAT19", name="VAT 19%", rate="19")
+    client, _ = keyed_client("billing_entities.read", "billing_entities.write")
+    url = f"/api/v1/billing-entities/{billing_entity_default().pk}"
+    refused = client.patch(url, {"tax_rates": ["VAT19", "NOPE"]}, format="json")
+    assert (refused.status_code, refused.json()["field"]) == (400, "tax_rates[1]")
+    changed = client.patch(url, {"tax_rates": ["VAT19"]}, format="json")
+    assert (changed.status_code, changed.json()["tax_rates"]) == (200, ["VAT19"])
