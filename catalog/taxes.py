@@ -73,6 +73,7 @@ def tax_rate_update(*, tax_rate: TaxRate, data: dict, now: datetime) -> TaxRate:
         raise InvalidInput("name must not be blank", field="name")
     changes = {key: data[key] for key in EDITABLE_IN_PLACE if key in data}
     if "rate" in data and _rate_check(data["rate"]) != locked.rate:
+        was_active = locked.active
         # Archive first: the one-current-row-per-code constraint then admits the successor.
         locked.archived_at, locked.active = now, False
         locked.save(update_fields=["archived_at", "active", "updated_at"])
@@ -80,7 +81,7 @@ def tax_rate_update(*, tax_rate: TaxRate, data: dict, now: datetime) -> TaxRate:
             code=locked.code,
             name=changes.get("name", locked.name),
             description=changes.get("description", locked.description),
-            active=changes.get("active", True),
+            active=changes.get("active", was_active),
             rate=_rate_check(data["rate"]),
         )
         TaxRate.objects.filter(pk=locked.pk).update(replaced_by=successor)

@@ -102,7 +102,6 @@ def billing_entity_default() -> BillingEntity:
     return BillingEntity.objects.get(is_default=True)
 
 
-@transaction.atomic
 def customer_tax_check(*, tax_exempt: bool, reverse_charge: bool) -> None:
     if tax_exempt and reverse_charge:
         raise InvalidInput(
@@ -112,6 +111,7 @@ def customer_tax_check(*, tax_exempt: bool, reverse_charge: bool) -> None:
         )
 
 
+@transaction.atomic
 def customer_create(
     *,
     external_id: str,

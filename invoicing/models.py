@@ -173,6 +173,9 @@ class InvoiceLine(models.Model):
     taxable_amount = _money_field(default=0, help_text="What tax is charged on: amount − discount, net of included tax.")
     tax_amount = _money_field(default=0)
     taxes = models.JSONField(default=list, blank=True, help_text="Per rate: code, name, rate, amount (as applied).")
+    credit_carried = _money_field(
+        default=0, help_text="What earlier invoices of the period billed for this charge beyond its price: credit."
+    )
     breakdown = models.JSONField(default=list, blank=True, help_text="Tier by tier: units, unit price, flat, amount.")
     position = models.PositiveIntegerField(default=0)
 

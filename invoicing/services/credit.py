@@ -18,6 +18,8 @@ from fluxbill.core.money import fits_column, is_representable, is_valid_currency
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
 from ..models import CreditEntry, Invoice
+from .locks import customer_lock
+from .pipeline import step_credits
 
 ZERO = Decimal(0)
 
@@ -40,10 +42,6 @@ def credit_balances(pairs) -> dict:
 def credit_balance(*, customer_id, currency: str) -> Decimal:
     last = CreditEntry.objects.filter(customer_id=customer_id, currency=currency).order_by("-id").first()
     return last.balance_after if last else ZERO
-
-
-def customer_lock(customer_id) -> Customer:
-    return Customer.objects.select_for_update().get(pk=customer_id)
 
 
 def credit_entry_append(
@@ -82,7 +80,7 @@ def credit_on_finalize(*, invoice: Invoice, actor) -> None:
             reason=f"billed before for this period beyond its price ({invoice.number})",
         )
     available = credit_balance(customer_id=invoice.customer_id, currency=invoice.currency)
-    invoice.credit_applied = max(ZERO, min(available, invoice.total))
+    invoice.credit_applied = step_credits(invoice.total, available)
     invoice.amount_due = invoice.total - invoice.credit_applied
     if invoice.credit_applied > 0:
         credit_entry_append(

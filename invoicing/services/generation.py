@@ -71,7 +71,9 @@ def _credited(pairs: list[tuple], exclude_invoice_id=None) -> dict:
         .exclude(invoice__status=InvoiceStatus.VOID)
         .exclude(invoice_id=exclude_invoice_id)
         .values("invoice__subscription_id", "invoice__period_start", "charge_id")
-        .annotate(total=Sum("amount"))
+        # Net of what a line carried to credit: an interim whose line was 0.00 with 60.00 carried has taken
+        # 60.00 back of what the ones before it billed, and a later invoice must not carry it again.
+        .annotate(total=Sum(F("amount") - F("credit_carried")))
     )
     credited: dict = defaultdict(dict)
     for row in rows:
@@ -227,6 +229,7 @@ def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
             "taxable_amount": d.taxable_amount,
             "tax_amount": d.tax_amount,
             "taxes": d.taxes,
+            "credit_carried": d.excess,
             "breakdown": d.breakdown,
             "position": position,
         }

@@ -1,6 +1,7 @@
 """Invoice states. Every transition locks the row, checks where it starts from, writes, and audits.
 
-DRAFT → OPEN (finalize) → PAID | VOID | UNCOLLECTIBLE; UNCOLLECTIBLE → PAID | VOID. PAID and VOID are final.
+DRAFT → OPEN (finalize) → PAID | VOID | UNCOLLECTIBLE; UNCOLLECTIBLE → PAID | VOID. VOID is final, PAID once money
+was received (correctable_statuses).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.db import connection, transaction
 from customers.selectors import customer_bill_to, entity_seller
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 
-from ..choices import InvoiceStatus
+from ..choices import InvoiceKind, InvoiceStatus
 from ..events import invoice_finalized_on_commit, invoice_voided_on_commit
 from ..models import Invoice, InvoiceDocument
 from .audit import audit_event
@@ -135,12 +136,42 @@ def _document_outdated(invoice: Invoice) -> None:
     InvoiceDocument.objects.filter(invoice_id=invoice.pk).delete()
 
 
+def correctable_statuses(invoice: Invoice) -> tuple[str, ...]:
+    """What void and regenerate start from: DRAFT, OPEN, UNCOLLECTIBLE, and PAID while no money was received
+    (nothing due, or settled by the customer's credit, which a void gives back)."""
+    statuses = (InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+    return (*statuses, InvoiceStatus.PAID) if invoice.amount_paid == 0 else statuses
+
+
+def _interim_void_check(invoice: Invoice) -> None:
+    """An interim the period's issued invoice already subtracted stays: voiding it would leave its amounts billed
+    by nobody (and credit the period invoice carried against it standing)."""
+    if invoice.kind != InvoiceKind.INTERIM:
+        return
+    period = (
+        Invoice.objects.filter(
+            subscription_id=invoice.subscription_id, kind=InvoiceKind.PERIOD, period_start=invoice.period_start
+        )
+        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .values_list("number", flat=True)
+        .first()
+    )
+    if period is not None:
+        raise InvalidTransition(
+            f"{period}, this period's invoice, already subtracted what this interim invoice bills; it cannot be "
+            "voided now (correct the period with a credit note instead)",
+            field="status",
+        )
+
+
 @transaction.atomic
 def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") -> Invoice:
-    """Void a DRAFT, OPEN or UNCOLLECTIBLE invoice; an issued one sends `invoice_voided` after commit (the
-    customer's void notice follows it, naming the replacement when a regenerate made one)."""
+    """Void a DRAFT, OPEN or UNCOLLECTIBLE invoice (or a PAID one no money was received for); an issued one sends
+    `invoice_voided` after commit (the customer's void notice follows it, naming the replacement when a
+    regenerate made one)."""
     invoice = invoice_locked(invoice=invoice)
-    status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="void")
+    status_require(invoice=invoice, allowed=correctable_statuses(invoice), action="void")
+    _interim_void_check(invoice)
     before = invoice.status
     if before != InvoiceStatus.DRAFT:
         credit_on_void(invoice=invoice, actor=actor)
@@ -198,7 +229,7 @@ def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime, actor) -> Inv
 def invoice_regenerate(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     """DRAFT: recompute in place. OPEN/UNCOLLECTIBLE: void it and issue a finalized replacement pointing to it."""
     invoice = invoice_locked(invoice=invoice)
-    status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="regenerate")
+    status_require(invoice=invoice, allowed=correctable_statuses(invoice), action="regenerate")
     if invoice.status == InvoiceStatus.DRAFT:
         return invoice_recompute(invoice=invoice, actor=actor, now=now)
     if invoice.subscription_id is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from customers.models import Customer
 from fluxbill.core.errors import InvalidTransition
 
 from ..models import Invoice
@@ -19,3 +20,8 @@ def status_require(*, invoice: Invoice, allowed: tuple[str, ...], action: str) -
             f"Cannot {action} an invoice that is {invoice.status}; allowed from: {', '.join(allowed)}",
             extra={"status": invoice.status, "allowed_statuses": list(allowed)},
         )
+
+
+def customer_lock(customer_id):
+    """The customer's row lock: serializes its credit ledger's writers (and subscription creates)."""
+    return Customer.objects.select_for_update().get(pk=customer_id)

@@ -321,3 +321,79 @@ def test_billing_entity_tax_rates_over_the_api():
     assert (refused.status_code, refused.json()["field"]) == (400, "tax_rates[1]")
     changed = client.patch(url, {"tax_rates": ["VAT19"]}, format="json")
     assert (changed.status_code, changed.json()["tax_rates"]) == (200, ["VAT19"])
+
+
+# --- found in review: credit must not be made out of nothing ------------------------------------------------------
+
+
+def _latest_plan():
+    meter = MeterFactory(aggregation_type=AggregationType.LATEST)
+    plan, _, (charge,) = plan_with(usage=[{"meter": meter, "unit_price": D("1.00")}])
+    return plan, charge
+
+
+def test_two_interims_and_the_period_carry_an_excess_once():
+    # LATEST at 1.00: 100 → interim 1 bills 100.00; falls to 40 → interim 2 bills 0.00 and carries 60.00.
+    # The period comes to 40.00, of which 100.00 − 60.00 = 40.00 is already billed: 0.00, nothing carried again.
+    plan, charge = _latest_plan()
+    sub = subscribe(plan, utc(2025, 1, 1))
+    event(charge, sub.customer, 100, utc(2025, 1, 5))
+    finalize(subscription_generate_interim(subscription=sub, now=utc(2025, 1, 10), actor=ACTOR), utc(2025, 1, 10, 1))
+    event(charge, sub.customer, 40, utc(2025, 1, 12))
+    second = finalize(subscription_generate_interim(subscription=sub, now=utc(2025, 1, 15), actor=ACTOR), utc(2025, 1, 15, 1))
+    assert (second.total, second.credit_carried) == (D("0.00"), D("60.00"))
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+    period = finalize(period_invoice(sub, utc(2025, 1, 1)), utc(2025, 2, 1, 1))
+    assert (period.total, period.credit_carried) == (D("0.00"), D("0.00"))
+    assert credit_balance(customer_id=sub.customer_id, currency="USD") == D("60.00")
+
+
+def test_an_interim_the_issued_period_invoice_subtracted_cannot_be_voided():
+    # Voiding it would leave its 100.00 billed by nobody while the period invoice's 60.00 of credit stands.
+    from fluxbill.core.errors import InvalidTransition
+
+    plan, charge = _latest_plan()
+    sub = subscribe(plan, utc(2025, 1, 1))
+    event(charge, sub.customer, 100, utc(2025, 1, 5))
+    interim = subscription_generate_interim(subscription=sub, now=utc(2025, 1, 10), actor=ACTOR)
+    event(charge, sub.customer, 40, utc(2025, 1, 20))
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+    period = finalize(period_invoice(sub, utc(2025, 1, 1)), utc(2025, 2, 1, 1))
+    with pytest.raises(InvalidTransition, match=period.number):
+        invoice_void(invoice=interim, now=utc(2025, 2, 2), actor=ACTOR)
+    interim.refresh_from_db()
+    assert interim.status == InvoiceStatus.DRAFT
+
+
+def test_an_invoice_settled_by_credit_can_be_regenerated_and_gets_its_credit_back():
+    # Balance 50.00; the 10.00 invoice is PAID by credit (40.00 left). A late 5 units: regenerate voids it
+    # (10.00 back: 50.00) and the 15.00 replacement uses 15.00 of it: 35.00 left.
+    plan, _, (charge,) = plan_with(fixed="10.00", usage=[{"unit_price": D("1.00")}])
+    sub = subscribe(plan, utc(2025, 1, 1))
+    credit_adjust(customer=sub.customer, currency="USD", amount="50.00", reason="promo", actor=ACTOR)
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+    invoice = finalize(period_invoice(sub, utc(2025, 1, 1)), utc(2025, 2, 1, 1))
+    assert (invoice.status, invoice.credit_applied) == (InvoiceStatus.PAID, D("10.00"))
+    event(charge, sub.customer, 5, utc(2025, 1, 31))
+    replacement = invoice_regenerate(invoice=invoice, now=utc(2025, 2, 3), actor=ACTOR)
+    assert (replacement.total, replacement.credit_applied, replacement.status) == (D("15.00"), D("15.00"), InvoiceStatus.PAID)
+    assert credit_balance(customer_id=sub.customer_id, currency="USD") == D("35.00")
+
+
+def test_an_invoice_paid_with_money_still_cannot_be_voided():
+    from fluxbill.core.errors import InvalidTransition
+    from invoicing.services import invoice_mark_paid
+
+    plan, _, _ = plan_with(fixed="10.00")
+    sub = subscribe(plan, utc(2025, 1, 1))
+    subscriptions_rollover(now=utc(2025, 2, 1), actor=ACTOR)
+    invoice = finalize(period_invoice(sub, utc(2025, 1, 1)), utc(2025, 2, 1, 1))
+    invoice = invoice_mark_paid(invoice=invoice, now=utc(2025, 2, 2), actor=ACTOR)
+    assert invoice.amount_paid == D("10.00")
+    with pytest.raises(InvalidTransition, match="PAID"):
+        invoice_void(invoice=invoice, now=utc(2025, 2, 3), actor=ACTOR)
+
+
+def test_a_new_percentage_keeps_an_inactive_rate_inactive():
+    old = tax_rate_create(code="OLD", name="old", rate="5", active=False)
+    assert tax_rate_update(tax_rate=old, data={"rate": "6"}, now=utc(2025, 1, 1)).active is False
