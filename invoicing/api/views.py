@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from customers.models import Customer, Subscription
 from fluxbill.core import permissions as perms
-from fluxbill.core.errors import Conflict, DomainError
+from fluxbill.core.errors import Conflict, DomainError, InvalidInput
 from fluxbill.core.lookups import get_by_id_or_key
 from fluxbill.core.schema import ErrorResponse
 from invoicing import selectors
@@ -249,7 +249,10 @@ class CustomerCreditViewSet(viewsets.GenericViewSet):
     def balance_transactions(self, request, pk=None):
         customer = self.get_object()
         if request.method == "GET":
-            entries = selectors.customer_credit_entries(customer, currency=request.query_params.get("currency"))
+            currency = request.query_params.get("currency") or None
+            if currency is not None and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+                raise InvalidInput(f"currency must be a 3-letter ISO 4217 code, got {currency!r}", field="currency")
+            entries = selectors.customer_credit_entries(customer, currency=currency)
             page = self.paginate_queryset(entries)
             return self.get_paginated_response(CreditEntryOutput(page, many=True).data)
         data = CreditAdjustInput(data=request.data)

@@ -397,3 +397,12 @@ def test_an_invoice_paid_with_money_still_cannot_be_voided():
 def test_a_new_percentage_keeps_an_inactive_rate_inactive():
     old = tax_rate_create(code="OLD", name="old", rate="5", active=False)
     assert tax_rate_update(tax_rate=old, data={"rate": "6"}, now=utc(2025, 1, 1)).active is False
+
+
+def test_the_ledger_filter_refuses_a_currency_that_is_not_a_code():
+    # Found trying odd input: "x\0" reached PostgreSQL and was a 500.
+    customer = subscribe(plan_with(fixed="1.00")[0], utc(2025, 1, 1)).customer
+    client, _ = keyed_client("customers.read")
+    refused = client.get(f"/api/v1/customers/{customer.pk}/balance-transactions?currency=x%00")
+    assert (refused.status_code, refused.json()["field"]) == (400, "currency")
+    assert client.get(f"/api/v1/customers/{customer.pk}/balance-transactions?currency=usd").status_code == 200
