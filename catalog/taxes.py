@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from fluxbill.core.db import unique_or_conflict
-from fluxbill.core.errors import InvalidInput, NotFound
+from fluxbill.core.errors import InvalidInput
 
 from .models import MAX_TAX_RATES, TAX_RATE_DECIMAL_PLACES, TaxRate
 
@@ -113,13 +113,6 @@ def tax_rate_codes_check(codes, *, field: str = "tax_rates") -> list[str]:
         if code not in known:
             raise InvalidInput(f"{field}[{index}]: no active tax rate has code '{code}'", field=f"{field}[{index}]")
     return cleaned
-
-
-def tax_rate_get(pk) -> TaxRate:
-    found = TaxRate.objects.filter(pk=pk).first()
-    if found is None:
-        raise NotFound(f"Tax rate '{pk}' not found")
-    return found
 
 
 def current_tax_rates() -> dict[str, TaxRate]:

@@ -18,8 +18,22 @@ def default_net_days() -> int:
     return settings.FLUXBILL_INVOICE_NET_DAYS
 
 
+class PostalAddress(models.Model):
+    """A structured address, as a seller and a customer carry it (printed by customers.selectors.address_lines)."""
+
+    address_line1 = models.CharField("address line 1", max_length=200, blank=True, default="")
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    state = models.CharField(max_length=100, blank=True, default="", help_text="State, region or province.")
+    postal_code = models.CharField(max_length=20, blank=True, default="")
+    country = CountryField(blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
 @tracked(exclude=("logo",))  # the logo is up to 256 KiB: not copied into every history row
-class BillingEntity(models.Model):
+class BillingEntity(PostalAddress):
     """Who bills: the seller printed on invoices, with its own gap-free invoice numbers (`<prefix>-<year>-000001`).
 
     Exactly one is the default (the partial unique constraint): customers belong to it unless set otherwise.
@@ -28,12 +42,6 @@ class BillingEntity(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True, help_text="Short internal name, e.g. “EU” or “US”.")
     legal_name = models.CharField(max_length=200, help_text="As printed on invoices.")
-    address_line1 = models.CharField("address line 1", max_length=200, blank=True, default="")
-    address_line2 = models.CharField("address line 2", max_length=200, blank=True, default="")
-    city = models.CharField(max_length=100, blank=True, default="")
-    state = models.CharField(max_length=100, blank=True, default="", help_text="State, region or province.")
-    postal_code = models.CharField(max_length=20, blank=True, default="")
-    country = CountryField(blank=True, default="")
     email = models.EmailField(blank=True, default="")
     phone = models.CharField(max_length=50, blank=True, default="")
     tax_id = models.CharField(max_length=50, blank=True, default="", help_text="VAT or tax number, checked for the country.")
@@ -66,7 +74,7 @@ class BillingEntity(models.Model):
 
 
 @tracked()
-class Customer(models.Model):
+class Customer(PostalAddress):
     """Someone who is billed. `external_id` is the client's own identifier, used by event ingestion.
 
     The billing details (legal name, invoice email, address, tax id, net days) are printed on its invoices,
@@ -82,12 +90,6 @@ class Customer(models.Model):
     legal_name = models.CharField(max_length=200, blank=True, default="", help_text="Printed on invoices; blank: the name.")
     invoice_email = models.EmailField(blank=True, default="", help_text="Invoices are sent here; blank: the email.")
     cc_emails = ArrayField(models.EmailField(), blank=True, default=list, help_text="Copied on invoice emails.")
-    address_line1 = models.CharField("address line 1", max_length=200, blank=True, default="")
-    address_line2 = models.CharField("address line 2", max_length=200, blank=True, default="")
-    city = models.CharField(max_length=100, blank=True, default="")
-    state = models.CharField(max_length=100, blank=True, default="", help_text="State, region or province.")
-    postal_code = models.CharField(max_length=20, blank=True, default="")
-    country = CountryField(blank=True, default="")
     tax_id = models.CharField(max_length=50, blank=True, default="", help_text="VAT or tax number, checked for the country.")
     net_days = models.PositiveIntegerField(null=True, blank=True, help_text="Days from issue to due date; blank: the entity's.")
     metadata = models.JSONField(default=dict, blank=True)

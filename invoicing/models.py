@@ -8,7 +8,7 @@ from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIM
 from fluxbill.core.history import tracked
 from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 
-from .choices import InvoiceKind, InvoiceStatus, LineKind
+from .choices import CreditKind, InvoiceKind, InvoiceStatus, LineKind
 
 
 def _money_field(**kwargs) -> models.DecimalField:
@@ -250,17 +250,10 @@ class CreditEntry(models.Model):
     next invoices in that currency. The balance is the last entry's `balance_after`, never below zero.
     """
 
-    class Kind(models.TextChoices):
-        CARRIED = "carried", "Carried from an invoice"
-        APPLIED = "applied", "Applied to an invoice"
-        RESTORED = "restored", "Restored from a voided invoice"
-        REVERSED = "reversed", "Carried credit taken back (invoice voided)"
-        ADJUSTMENT = "adjustment", "Manual adjustment"
-
     id = models.BigAutoField(primary_key=True)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="credit_entries")
     currency = models.CharField(max_length=3)
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=12, choices=CreditKind.choices)
     amount = _money_field(help_text="Signed: credit added (+) or used (−).")
     balance_after = _money_field()
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="credit_entries")
@@ -276,7 +269,7 @@ class CreditEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="credit_balance_not_negative"),
             models.CheckConstraint(condition=~Q(amount=0), name="credit_entry_not_zero"),
-            models.CheckConstraint(condition=Q(kind__in=["carried", "applied", "restored", "reversed", "adjustment"]),
+            models.CheckConstraint(condition=Q(kind__in=CreditKind.values),
                                    name="credit_entry_kind_valid"),
         ]
         indexes = [models.Index(fields=["customer", "currency", "-id"], name="credit_entry_latest")]

@@ -17,6 +17,7 @@ from fluxbill.core.money import fits_column, is_representable, is_valid_currency
 
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
+from ..choices import CreditKind
 from ..models import CreditEntry, Invoice
 from .locks import customer_lock
 from .pipeline import step_credits
@@ -76,7 +77,7 @@ def credit_on_finalize(*, invoice: Invoice, actor) -> None:
     if invoice.credit_carried > 0:
         credit_entry_append(
             customer_id=invoice.customer_id, currency=invoice.currency, amount=invoice.credit_carried,
-            kind=CreditEntry.Kind.CARRIED, invoice=invoice, actor=actor,
+            kind=CreditKind.CARRIED, invoice=invoice, actor=actor,
             reason=f"billed before for this period beyond its price ({invoice.number})",
         )
     available = credit_balance(customer_id=invoice.customer_id, currency=invoice.currency)
@@ -85,7 +86,7 @@ def credit_on_finalize(*, invoice: Invoice, actor) -> None:
     if invoice.credit_applied > 0:
         credit_entry_append(
             customer_id=invoice.customer_id, currency=invoice.currency, amount=-invoice.credit_applied,
-            kind=CreditEntry.Kind.APPLIED, invoice=invoice, actor=actor, reason=f"applied to {invoice.number}",
+            kind=CreditKind.APPLIED, invoice=invoice, actor=actor, reason=f"applied to {invoice.number}",
         )
 
 
@@ -98,13 +99,13 @@ def credit_on_void(*, invoice: Invoice, actor) -> None:
     if invoice.credit_applied > 0:
         credit_entry_append(
             customer_id=invoice.customer_id, currency=invoice.currency, amount=invoice.credit_applied,
-            kind=CreditEntry.Kind.RESTORED, invoice=invoice, actor=actor, reason=f"{invoice.number} voided",
+            kind=CreditKind.RESTORED, invoice=invoice, actor=actor, reason=f"{invoice.number} voided",
         )
     if invoice.credit_carried > 0:
         try:
             credit_entry_append(
                 customer_id=invoice.customer_id, currency=invoice.currency, amount=-invoice.credit_carried,
-                kind=CreditEntry.Kind.REVERSED, invoice=invoice, actor=actor, reason=f"{invoice.number} voided",
+                kind=CreditKind.REVERSED, invoice=invoice, actor=actor, reason=f"{invoice.number} voided",
             )
         except InvalidTransition as exc:
             raise InvalidTransition(
@@ -135,7 +136,7 @@ def credit_adjust(*, customer: Customer, currency: str, amount, reason: str, act
     customer_lock(customer.pk)
     try:
         return credit_entry_append(
-            customer_id=customer.pk, currency=code, amount=value, kind=CreditEntry.Kind.ADJUSTMENT, actor=actor,
+            customer_id=customer.pk, currency=code, amount=value, kind=CreditKind.ADJUSTMENT, actor=actor,
             reason=reason.strip(),
         )
     except InvalidTransition as exc:

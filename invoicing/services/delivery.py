@@ -142,6 +142,20 @@ def _email_record(*, invoice: Invoice, token: uuid.UUID, now: datetime, actor, t
     return EmailResult.SENT
 
 
+def _deliver(invoice: Invoice, build) -> tuple[str, str]:
+    """Send `build(to, cc)` where the invoice goes — the snapshot's invoice email (else the customer's), its cc
+    addresses in Cc — and answer (to, error); error is "" when the mail server took it."""
+    snapshot = invoice.customer_snapshot or {}
+    to = snapshot.get("email") or invoice.customer.invoice_email or invoice.customer.email
+    if not to:
+        return to, "Customer has no email address"
+    try:
+        build(to, list(snapshot.get("cc_emails") or [])).send(fail_silently=False)
+    except (smtplib.SMTPException, OSError) as exc:
+        return to, f"{type(exc).__name__}: {exc}"[:1000]
+    return to, ""
+
+
 def invoice_email_send(*, invoice: Invoice, now: datetime, actor, force: bool = False) -> tuple[EmailResult, str]:
     """Email a finalized invoice once. A claim (token and time on the row, set under a short lock) keeps a
     second worker from sending it meanwhile; a retry after success finds `email_sent_at` set and stops.
@@ -149,18 +163,7 @@ def invoice_email_send(*, invoice: Invoice, now: datetime, actor, force: bool = 
     done, invoice, token = _email_claim(invoice=invoice, now=now, force=force)
     if done is not None:
         return done, ""
-    # The snapshot's invoice email (the customer's email when it had none), its cc addresses in Cc.
-    snapshot = invoice.customer_snapshot or {}
-    to = snapshot.get("email") or invoice.customer.invoice_email or invoice.customer.email
-    cc = list(snapshot.get("cc_emails") or [])
-    error = ""
-    if not to:
-        error = "Customer has no email address"
-    else:
-        try:
-            _message(invoice, to, cc).send(fail_silently=False)
-        except (smtplib.SMTPException, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+    to, error = _deliver(invoice, lambda to, cc: _message(invoice, to, cc))
     result = _email_record(invoice=invoice, token=token, now=now, actor=actor, to=to, error=error)
     return result, error
 
@@ -250,16 +253,6 @@ def invoice_void_notice_send(*, invoice: Invoice, now: datetime, actor) -> tuple
     done, invoice, token = _void_notice_claim(invoice=invoice, now=now)
     if done is not None:
         return done, ""
-    # Sent where the invoice went: the snapshot's invoice email, its cc addresses in Cc.
-    snapshot = invoice.customer_snapshot or {}
-    to = snapshot.get("email") or invoice.customer.invoice_email or invoice.customer.email
-    cc = list(snapshot.get("cc_emails") or [])
-    error = ""
-    if not to:
-        error = "Customer has no email address"
-    else:
-        try:
-            _void_notice_message(invoice, to, cc, void_notice_replacement(invoice)).send(fail_silently=False)
-        except (smtplib.SMTPException, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+    replacement = void_notice_replacement(invoice)
+    to, error = _deliver(invoice, lambda to, cc: _void_notice_message(invoice, to, cc, replacement))
     return _void_notice_record(invoice=invoice, token=token, actor=actor, to=to, error=error), error

@@ -33,7 +33,7 @@ from ..models import Invoice, InvoiceEvent, InvoiceLine
 from .audit import audit_event, audit_fields
 from .credit import credit_balances
 from .lines import LineDraft, build_lines, usage_windows
-from .pipeline import InvoiceMoney, TaxContext, invoice_money
+from .pipeline import INVOICE_MONEY_FIELDS, InvoiceMoney, TaxContext, invoice_money
 
 logger = logging.getLogger(__name__)
 
@@ -235,9 +235,6 @@ def _line_rows(invoice_id, drafts: list[LineDraft]) -> list[dict]:
         }
         for position, d in enumerate(drafts)
     ]
-
-
-MONEY_FIELDS = list(InvoiceMoney(lines=[], currency="USD").invoice_fields())
 
 
 def _set_totals(invoice: Invoice, money: InvoiceMoney) -> None:
@@ -482,7 +479,7 @@ def invoice_recompute(*, invoice: Invoice, actor, record: bool = True, now: date
     rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, money.lines))
     _set_totals(invoice, money)
     invoice.computed_at = now or timezone.now()
-    invoice.save(update_fields=[*MONEY_FIELDS, "computed_at", "updated_at"])
+    invoice.save(update_fields=[*INVOICE_MONEY_FIELDS, "computed_at", "updated_at"])
     if record:
         audit_event(invoice=invoice, action="recomputed", actor=actor, from_status=invoice.status, to_status=invoice.status).save()
     return invoice

@@ -74,18 +74,14 @@ class InvoiceMoney:
 
     def invoice_fields(self) -> dict:
         """The Invoice columns this sets, for a create, a bulk insert or an update."""
-        return {
-            "subtotal": self.subtotal,
-            "discount_total": self.discount_total,
-            "tax_total": self.tax_total,
-            "total": self.total,
-            "credit_carried": self.credit_carried,
-            "credit_applied": self.credit_applied,
-            "amount_due": self.amount_due,
-            "tax_summary": self.tax_summary,
-            "tax_inclusive": self.tax_inclusive,
-            "reverse_charge": self.reverse_charge,
-        }
+        return {name: getattr(self, name) for name in INVOICE_MONEY_FIELDS}
+
+
+# The Invoice columns the pipeline sets (same names on InvoiceMoney).
+INVOICE_MONEY_FIELDS = (
+    "subtotal", "discount_total", "tax_total", "total", "credit_carried", "credit_applied", "amount_due",
+    "tax_summary", "tax_inclusive", "reverse_charge",
+)
 
 
 def step_lines(lines: list[LineDraft]) -> Decimal:
@@ -101,10 +97,6 @@ def step_discounts(lines: list[LineDraft], currency: str) -> Decimal:
     for line in lines:
         line.discount_amount = min(round_money(line.discount_amount, currency), line.amount)
     return sum((line.discount_amount for line in lines), ZERO)
-
-
-def _rate_text(rate: Decimal) -> str:
-    return decimal_to_string(rate)
 
 
 def step_tax(lines: list[LineDraft], currency: str, tax: TaxContext) -> list[dict]:
@@ -149,7 +141,7 @@ def step_tax(lines: list[LineDraft], currency: str, tax: TaxContext) -> list[dic
     for i, line in enumerate(lines):
         line.tax_amount = sum((amount for _, amount in shares[i]), ZERO)
         line.taxes = [
-            {"code": code, "name": tax.rates[code].name, "rate": _rate_text(tax.rates[code].rate),
+            {"code": code, "name": tax.rates[code].name, "rate": decimal_to_string(tax.rates[code].rate),
              "amount": money_string(amount, currency)}
             for code, amount in shares[i]
         ]
@@ -157,7 +149,7 @@ def step_tax(lines: list[LineDraft], currency: str, tax: TaxContext) -> list[dic
         {
             "code": code,
             "name": tax.rates[code].name,
-            "rate": _rate_text(tax.rates[code].rate),
+            "rate": decimal_to_string(tax.rates[code].rate),
             "taxable_amount": money_string(taxable[code], currency),
             "tax_amount": money_string(taxed[code], currency),
         }
