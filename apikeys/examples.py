@@ -16,6 +16,8 @@ RESOURCE_PATHS = {
     "billing_entities": "/api/v1/billing-entities",
     "subscriptions": "/api/v1/subscriptions",
     "invoices": "/api/v1/invoices",
+    "credit_notes": "/api/v1/credit-notes",
+    "webhooks": "/api/v1/webhook-endpoints",
     "api_keys": "/api/v1/api-keys",
 }
 
@@ -32,6 +34,9 @@ WRITE_EXAMPLES = {
                                                               "invoice_prefix": "EU"}),
     "subscriptions": ("POST", "/api/v1/subscriptions", {"customer_id": "acme-corp-001", "plan_id": "<plan id>"}),
     "invoices": ("POST", "/api/v1/invoices/<invoice id>/finalize", None),
+    "credit_notes": ("POST", "/api/v1/credit-notes", {"invoice_id": "<invoice id>", "reason": "order_change",
+                                                      "items": [{"invoice_line_id": 1}]}),
+    "webhooks": ("POST", "/api/v1/webhook-endpoints", {"url": "https://hooks.example.com/fluxbill", "event_types": []}),
     "api_keys": ("POST", "/api/v1/api-keys", {"name": "CI key", "scopes": ["usage.read"]}),
 }
 

@@ -24,3 +24,11 @@ class CustomersConfig(AppConfig):
                 id_by_pk=selectors.customer_id_by_pk,
             )
         )
+
+        # What customers and subscriptions look like in webhook events: what the API returns for them.
+        from webhooks.registry import shape_register
+
+        from .api.serializers import CustomerOutput, SubscriptionOutput
+
+        shape_register("customer", lambda customer: CustomerOutput(customer).data)
+        shape_register("subscription", lambda subscription: SubscriptionOutput(subscription).data)

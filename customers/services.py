@@ -14,6 +14,7 @@ from catalog.taxes import tax_rate_codes_check
 from fluxbill.core.bulk import rows_update
 from fluxbill.core.db import unique_or_conflict
 from fluxbill.core.errors import Conflict, InvalidInput, InvalidTransition
+from webhooks.services import emit
 
 from . import details
 from .choices import SubscriptionStatus
@@ -146,6 +147,7 @@ def customer_create(
     )
     with unique_or_conflict(_customer_conflict(external_id)):
         customer.save()
+    emit("customer.created", customer)
     return customer
 
 
@@ -186,6 +188,7 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
     for key, value in changes.items():
         setattr(locked, key, value)
     locked.save()
+    emit("customer.updated", locked)
     return locked
 
 
@@ -256,7 +259,7 @@ def subscription_create(
     first_start, first_end = period_at(start, plan.billing_interval, start)
     trial_end = start + timedelta(days=plan.trial_days) if plan.trial_days else None
     in_trial = trial_end is not None and now < trial_end
-    return Subscription.objects.create(
+    subscription = Subscription.objects.create(
         customer=customer,
         plan=plan,
         billing_interval=plan.billing_interval,
@@ -266,6 +269,8 @@ def subscription_create(
         current_period_end=first_end,
         trial_end=trial_end,
     )
+    emit("subscription.created", subscription, now=now)
+    return subscription
 
 
 @transaction.atomic
@@ -291,6 +296,9 @@ def subscription_cancel(*, subscription: Subscription, now: datetime, at_period_
         locked.current_period_end = min(now, locked.current_period_end)
         locked.status = SubscriptionStatus.CANCELED
     locked.save()
+    emit("subscription.canceled", locked, now=now)
+    if locked.status == SubscriptionStatus.ENDED:
+        emit("subscription.ended", locked, now=now)
     return locked
 
 
@@ -337,6 +345,8 @@ def subscription_billing_failed(
     Subscription.objects.filter(pk=subscription.pk).update(
         billing_error=error, billing_error_at=failed_at, billing_failures=failures, billing_retry_at=retry_at
     )
+    emit("billing.error", data={"object": "subscription", "id": str(subscription.pk), "action": "rollover_failed",
+                                "error": error, "failures": failures, "retry_at": retry_at}, now=failed_at)
 
 
 # --- billing entities: who bills ------------------------------------------------------------------

@@ -128,7 +128,8 @@ class BillingEntityList(ObjectListView):
     empty_filtered_text = '<p>No billing entity matches. <a href="{{ clear_url }}">Show all</a>.</p>'
     empty_text = "<p>No billing entities.</p>"
     heading = "Settings · Billing entities"
-    intro = "<p>Who bills: the seller on each invoice. Every entity numbers its invoices on its own, gap-free.</p>"
+    intro = ("<p>Who bills: the seller on each invoice. Every entity numbers its invoices on its own, gap-free. "
+             "<a href=\"{% url 'webhooks:endpoint-list' %}\">Webhooks</a> are under Settings too.</p>")
 
     def get_queryset(self):
         return selectors.billing_entity_list()

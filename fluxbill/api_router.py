@@ -8,7 +8,13 @@ from rest_framework.routers import SimpleRouter
 from apikeys.api.views import ApiKeyViewSet, LoginView, RefreshView
 from catalog.api.views import PlanViewSet, TaxRateViewSet
 from customers.api.views import BillingEntityViewSet, CustomerViewSet, SubscriptionViewSet
-from invoicing.api.views import CustomerCreditViewSet, InvoiceViewSet, SubscriptionInvoiceViewSet
+from invoicing.api.views import (
+    CreditNoteViewSet,
+    CustomerCreditViewSet,
+    InvoiceCreditNoteViewSet,
+    InvoiceViewSet,
+    SubscriptionInvoiceViewSet,
+)
 from metering.api.ingest import (
     BulkEventIngestView,
     EventDetailView,
@@ -18,6 +24,7 @@ from metering.api.ingest import (
     UsageView,
 )
 from metering.api.views import FeatureViewSet
+from webhooks.api.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 
 
 class Router(SimpleRouter):
@@ -37,6 +44,9 @@ router.register("billing-entities", BillingEntityViewSet, basename="billing-enti
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 # A subscription's invoice endpoints are invoicing's, under the subscription's path and route names;
 # a router of their own, as one router takes a basename once.
@@ -44,6 +54,8 @@ subscription_invoices = Router()
 subscription_invoices.register("subscriptions", SubscriptionInvoiceViewSet, basename="subscription")
 customer_credit = Router()
 customer_credit.register("customers", CustomerCreditViewSet, basename="customer")
+invoice_credit_notes = Router()
+invoice_credit_notes.register("invoices", InvoiceCreditNoteViewSet, basename="invoice")
 
 urlpatterns = [
     path("auth/login", LoginView.as_view(), name="auth-login"),
@@ -63,4 +75,5 @@ urlpatterns = [
     path("", include(router.urls)),
     path("", include(subscription_invoices.urls)),
     path("", include(customer_credit.urls)),
+    path("", include(invoice_credit_notes.urls)),
 ]

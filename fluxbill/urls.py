@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include((customer_pages + account_pages, "customers"))),
     path("", include("invoicing.urls")),
     path("", include("apikeys.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 handler404 = "fluxbill.core.views.not_found"

@@ -1,4 +1,5 @@
-"""Invoices in admin: read, never edited; they change only through actions that call the lifecycle services.
+"""Invoices and credit notes in admin: read, never edited; they change only through actions that call the
+lifecycle and credit-note services.
 
 Voiding and marking paid ask first, on a page of their own (as the dashboard does): a void records why, a payment
 records its day and reference, for every selected invoice at once.
@@ -30,8 +31,10 @@ from customers.admin import SubscriptionAdmin
 from customers.models import Subscription
 
 from .forms import MarkPaidForm, VoidForm
-from .models import CreditEntry, Invoice, InvoiceEvent, InvoiceLine
+from .models import CreditEntry, CreditNote, CreditNoteItem, Invoice, InvoiceEvent, InvoiceLine
 from .services.credit import credit_adjust
+from .services.credit_note_delivery import credit_note_email_send
+from .services.credit_notes import credit_note_void
 from .services import (
     Actor,
     EmailResult,
@@ -121,6 +124,25 @@ def _apply(modeladmin, request, queryset, service, verb: str, **kwargs):
         modeladmin.message_user(request, f"{verb}: {done} invoice(s).")
     for message in refused:
         modeladmin.message_user(request, message, level=messages.ERROR)
+
+
+def action_ask(modeladmin, request, queryset, form, *, action: str, title: str, text: str, button: str):
+    """The page between choosing an action and running it, like Django's delete confirmation: it names
+    the selected rows (invoices or credit notes) and posts them back to the changelist with the action and
+    the form's answers."""
+    rows = list(queryset.select_related("customer"))
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.opts,
+        "title": title,
+        "text": text,
+        "button": button,
+        "action": action,
+        "form": form,
+        "invoices": [(row, money_cell(row.total, row.currency)) for row in rows],
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/invoicing/invoice/action_confirmation.html", context)
 
 
 @admin.register(Invoice)
@@ -231,7 +253,7 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     def void(self, request, queryset):
         form = AdminVoidForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return self._ask(request, queryset, form, action="void", title="Void these invoices?",
+            return action_ask(self, request, queryset, form, action="void", title="Void these invoices?",
                              text="A voided invoice is kept for the record but no longer owed. This cannot be undone.",
                              button="Void them")
         _apply(self, request, queryset, invoice_void, "Voided", reason=form.cleaned_data["reason"])
@@ -241,29 +263,12 @@ class InvoiceAdmin(HistoryAdmin, CheckedAdmin):
     def mark_paid(self, request, queryset):
         form = MarkPaidForm(request.POST if "apply" in request.POST else None, initial={"paid_on": timezone.now().date()})
         if not form.is_valid():
-            return self._ask(request, queryset, form, action="mark_paid", title="Mark these invoices paid?",
+            return action_ask(self, request, queryset, form, action="mark_paid", title="Mark these invoices paid?",
                              text="Record the payment of each selected invoice, on the day it arrived.",
                              button="Mark them paid")
         _apply(self, request, queryset, invoice_mark_paid, "Marked paid",
                paid_at=form.paid_at(timezone.now()), reference=form.cleaned_data["reference"])
         return None
-
-    def _ask(self, request, queryset, form, *, action: str, title: str, text: str, button: str):
-        """The page between choosing an action and running it, like Django's delete confirmation: it names
-        the selected invoices and posts them back to the changelist with the action and the form's answers."""
-        invoices = list(queryset.select_related("customer"))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title,
-            "text": text,
-            "button": button,
-            "action": action,
-            "form": form,
-            "invoices": [(invoice, money_cell(invoice.total, invoice.currency)) for invoice in invoices],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/invoicing/invoice/action_confirmation.html", context)
 
     @admin.action(description="Mark selected invoices uncollectible", permissions=["mark_uncollectible"])
     def mark_uncollectible(self, request, queryset):
@@ -353,3 +358,88 @@ class CreditEntryAdmin(ServiceAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- credit notes ---------------------------------------------------------------------
+
+
+class CreditNoteItemInline(ReadOnlyInline):
+    model = CreditNoteItem
+    fields = ["invoice_line", "description", "amount", "tax_amount", "total"]
+    show_change_link = False
+
+
+class AdminCreditNoteVoidForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, help_text="Recorded in each invoice's audit trail.", widget=forms.TextInput(attrs={"size": 60})
+    )
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(HistoryAdmin, CheckedAdmin):
+    """Read-only: a note is issued from its invoice (dashboard, API) and changes only by its actions (the
+    credit-note services): void, resend."""
+
+    list_display = ["number", "invoice", "customer", "status", "reason", "currency", "total_shown", "issued_at"]
+    list_filter = ["status", "reason", "currency"]
+    search_fields = ["number", "invoice__number", "customer__name", "customer__external_id"]
+    list_select_related = ["invoice", "customer"]
+    date_hierarchy = "issued_at"
+    inlines = [CreditNoteItemInline]
+    readonly_fields = [
+        "number", "invoice", "customer", "billing_entity", "status", "reason", "memo", "currency", "subtotal", "tax_total",
+        "total_shown", "offset_amount", "credit_amount", "refund_amount", "issued_at", "actor", "voided_at", "void_reason",
+        "email_sent_at", "email_last_error",
+    ]
+    fields = readonly_fields
+    actions = ["void", "resend_email"]
+
+    @admin.display(description="Total", ordering="total")
+    def total_shown(self, note):
+        return money_cell(note.total, note.currency)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # voided, never deleted
+
+    def has_add_permission(self, request):
+        return False  # issued on an invoice, where its lines can be chosen
+
+    def has_void_permission(self, request):
+        return may(request.user, perms.VOID_CREDIT_NOTE)
+
+    def has_send_email_permission(self, request):
+        return may(request.user, perms.SEND_CREDIT_NOTE_EMAIL)
+
+    @admin.action(description="Void selected credit notes …", permissions=["void"])
+    def void(self, request, queryset):
+        form = AdminCreditNoteVoidForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return action_ask(self, request, queryset, form, action="void", title="Void these credit notes?",
+                              text="Each note's offset goes back onto its invoice, its credit back out of the customer's "
+                                   "balance (refused if used) and its refund off the record.", button="Void them")
+        actor = Actor(label=f"user:{request.user.get_username()}", user=request.user)
+        for note in queryset:
+            try:
+                credit_note_void(credit_note=note, now=timezone.now(), actor=actor, reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                self.message_user(request, f"{note.number}: {exc.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{note.number}: voided.")
+        return None
+
+    @admin.action(description="Resend credit note email", permissions=["send_email"])
+    def resend_email(self, request, queryset):
+        actor = Actor(label=f"user:{request.user.get_username()}", user=request.user)
+        for note in queryset:
+            try:
+                result, error = credit_note_email_send(credit_note=note, now=timezone.now(), actor=actor, force=True)
+            except DomainError as exc:
+                self.message_user(request, f"{note.number}: {exc.message}", level=messages.ERROR)
+                continue
+            if result is EmailResult.FAILED:
+                self.message_user(request, f"{note.number}: {error}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{note.number}: email sent.")

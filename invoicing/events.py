@@ -30,3 +30,11 @@ invoice_voided = Signal()
 def invoice_voided_on_commit(*, invoice_id) -> None:
     """Announce a voided issued invoice when the current transaction commits (never if it rolls back)."""
     transaction.on_commit(lambda: invoice_voided.send(sender="invoicing", invoice_id=invoice_id))
+
+
+# Sent with `credit_note_id` once the transaction that issued a credit note has committed (its email follows).
+credit_note_issued = Signal()
+
+
+def credit_note_issued_on_commit(*, credit_note_id) -> None:
+    transaction.on_commit(lambda: credit_note_issued.send(sender="invoicing", credit_note_id=credit_note_id))

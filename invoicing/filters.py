@@ -11,8 +11,8 @@ from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from customers.filters import CustomerRefFilter
 from fluxbill.core.filters import BillingFailedFilter, DayFilter, DayOrInstantFilter, FilterSet
 
-from .choices import InvoiceKind, InvoiceStatus
-from .models import Invoice
+from .choices import CreditNoteReason, CreditNoteStatus, InvoiceKind, InvoiceStatus
+from .models import CreditNote, Invoice
 
 DAY = forms.DateInput(attrs={"type": "date"})
 
@@ -92,3 +92,31 @@ class InvoiceFilterSet(FilterSet):
             return None
         self.errors  # validates the form
         return self.form.cleaned_data.get("status")
+
+
+class CreditNoteFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        if data.get("issued_from") is not None and data.get("issued_to") is not None and data["issued_to"] < data["issued_from"]:
+            self.add_error("issued_to", "The end of the range is before its start.")
+        return data
+
+
+class CreditNoteFilterSet(FilterSet):
+    """The credit-note list's filters: the dashboard list and the API list."""
+
+    status = django_filters.ChoiceFilter(choices=CreditNoteStatus.choices, empty_label="Any status")
+    reason = django_filters.ChoiceFilter(choices=CreditNoteReason.choices, empty_label="Any reason")
+    invoice = django_filters.UUIDFilter(field_name="invoice_id", label="Invoice id")
+    customer = CustomerRefFilter()
+    number = django_filters.CharFilter(lookup_expr="icontains", max_length=40, label="Number")
+    issued_from = DayOrInstantFilter(field_name="issued_at", lookup_expr="gte", label="Issued from")
+    issued_to = DayOrInstantFilter(field_name="issued_at", lookup_expr="lt", end_of_day=True, label="Issued to")
+    currency = django_filters.CharFilter(
+        lookup_expr="iexact", max_length=3, widget=forms.TextInput(attrs={"placeholder": "USD", "size": 4})
+    )
+
+    class Meta:
+        model = CreditNote
+        form = CreditNoteFilterForm
+        fields = ["status", "reason", "invoice", "customer", "number", "currency"]

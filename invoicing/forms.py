@@ -12,6 +12,8 @@ from catalog.models import Charge
 from customers.models import Customer
 from fluxbill.core.forms import DayField, MomentField
 
+from .choices import CreditNoteReason
+
 
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
@@ -59,3 +61,76 @@ class UsageWindowForm(forms.Form):
         if data.get("start") and data.get("end") and data["end"] <= data["start"]:
             self.add_error("end", "end must be after start.")
         return data
+
+
+class CreditNoteForm(forms.Form):
+    """Issue a credit note: the reason, a memo, which lines and how much of each, and (optionally) how the total
+    is applied. Amounts are checked by the service (credit_notes.credit_note_compute), whose errors land on the
+    field they name; this form only reads what was typed.
+
+    Per line of the invoice: `line_<id>` (tick to credit it) and `amount_<id>` (before tax; blank: what is left).
+    """
+
+    reason = forms.ChoiceField(choices=(("", "Choose a reason"), *CreditNoteReason.choices))
+    memo = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text="Printed on the credit note.")
+    offset_amount = forms.CharField(required=False, max_length=40, label="Take off this invoice",
+                                    help_text="Lowers what remains to pay on the invoice.")
+    credit_amount = forms.CharField(required=False, max_length=40, label="Add to credit balance",
+                                    help_text="Used by the customer's next invoices.")
+    refund_amount = forms.CharField(required=False, max_length=40, label="Refunded",
+                                    help_text="Paid back outside Fluxbill; at most what was paid.")
+
+    SPLIT = ("offset_amount", "credit_amount", "refund_amount")
+
+    def __init__(self, data=None, *, rooms, **kwargs):
+        super().__init__(data, **kwargs)
+        self.rooms = rooms
+        for room in rooms:
+            key = room.line.pk
+            self.fields[f"line_{key}"] = forms.BooleanField(required=False, label=room.line.description)
+            self.fields[f"amount_{key}"] = forms.CharField(
+                required=False, max_length=40, label=f"Amount for {room.line.description}",
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "all that is left", "size": 12}),
+            )
+
+    def line_rows(self):
+        """Each line with its two fields and what it can still be credited."""
+        return [(room, self[f"line_{room.line.pk}"], self[f"amount_{room.line.pk}"]) for room in self.rooms]
+
+    def items(self) -> list[dict]:
+        """The ticked lines as the service's items (an amount typed without a tick ticks its line)."""
+        data = self.cleaned_data
+        chosen = []
+        for room in self.rooms:
+            amount = (data.get(f"amount_{room.line.pk}") or "").strip()
+            if data.get(f"line_{room.line.pk}") or amount:
+                chosen.append({"invoice_line_id": room.line.pk, "amount": amount or None})
+        return chosen
+
+    def split(self) -> dict:
+        return {name: self.cleaned_data.get(name) or None for name in self.SPLIT}
+
+    def clean(self):
+        data = super().clean()
+        if self.is_bound and not any(name.startswith("amount_") for name in self.errors) and not self.items():
+            raise forms.ValidationError("Tick at least one line to credit.")
+        return data
+
+    def show_error(self, exc) -> None:
+        """Put the service's error on the field it names (`items[2].amount` is the third chosen line's amount)."""
+        name = getattr(exc, "field", None) or ""
+        if name.startswith("items["):
+            index = int(name[len("items["):name.index("]")])
+            chosen = self.items()
+            if index < len(chosen):
+                self.add_error(f"amount_{chosen[index]['invoice_line_id']}", exc.message)
+                return
+        self.add_error(name if name in self.fields else None, exc.message)
+
+
+class CreditNoteVoidForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, required=False, help_text="Recorded in the invoice's audit trail.",
+        widget=forms.TextInput(attrs={"placeholder": "Why (optional)"}),
+    )

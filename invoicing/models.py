@@ -3,12 +3,13 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
 from fluxbill.core.history import tracked
 from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 
-from .choices import CreditKind, InvoiceKind, InvoiceStatus, LineKind
+from .choices import CreditKind, CreditNoteReason, CreditNoteStatus, InvoiceKind, InvoiceStatus, LineKind, PaymentStatus
 
 
 def _money_field(**kwargs) -> models.DecimalField:
@@ -47,7 +48,10 @@ class Invoice(models.Model):
     total = _money_field(default=0)
     credit_applied = _money_field(default=0, help_text="Customer credit used; estimated on drafts, fixed at finalization.")
     amount_due = _money_field(default=0)
-    amount_paid = _money_field(default=0)
+    amount_paid = _money_field(default=0, help_text="Payments received and not reversed, up to the amount due.")
+    # Credit notes' offsets: what they took off the amount due (invoicing.CreditNote.offset_amount).
+    amount_credited = _money_field(default=0, help_text="Credit notes' offsets against this invoice.")
+    amount_refunded = _money_field(default=0, help_text="Credit notes' refunds (paid back outside Fluxbill).")
     credit_carried = _money_field(
         default=0, help_text="Billed before (interim invoices) beyond this period's price: credited to the customer."
     )
@@ -68,6 +72,10 @@ class Invoice(models.Model):
     )
     replaces = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+    )
+    # An ADJUSTMENT bills late usage of this issued period invoice: the price with the late events minus without.
+    adjusts = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="adjustments"
     )
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_attempts = models.PositiveIntegerField(default=0)
@@ -97,6 +105,7 @@ class Invoice(models.Model):
             ("regenerate_invoice", "Can regenerate invoices"),
             ("send_invoice_email", "Can send and resend invoice emails"),
             ("generate_interim_invoice", "Can generate interim invoices"),
+            ("bill_late_usage_invoice", "Can bill late usage of issued invoices"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),
@@ -133,14 +142,19 @@ class Invoice(models.Model):
             models.CheckConstraint(
                 condition=Q(status=InvoiceStatus.VOID)
                 | Q(subtotal__gte=0, discount_total__gte=0, tax_total__gte=0, total__gte=0, credit_applied__gte=0,
-                    amount_due__gte=0, amount_paid__gte=0, credit_carried__gte=0),
+                    amount_due__gte=0, amount_paid__gte=0, credit_carried__gte=0, amount_credited__gte=0,
+                    amount_refunded__gte=0),
                 name="invoice_amounts_not_negative",
             ),
             models.CheckConstraint(
                 condition=Q(status=InvoiceStatus.VOID) | Q(credit_applied__lte=models.F("total")),
                 name="invoice_credit_within_total",
             ),
-            models.CheckConstraint(condition=Q(amount_paid__lte=models.F("amount_due")), name="invoice_paid_within_due"),
+            # Payments and credit-note offsets together settle at most what is due.
+            models.CheckConstraint(
+                condition=Q(amount_paid__lte=models.F("amount_due") - models.F("amount_credited")),
+                name="invoice_paid_within_due",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,8 +165,17 @@ class Invoice(models.Model):
         return self.total == 0
 
     @property
+    def is_overdue(self) -> bool:
+        """OPEN, past its due date (UTC), with something left to pay."""
+        return (
+            self.status == InvoiceStatus.OPEN and self.due_date is not None
+            and self.due_date < timezone.now().date() and self.amount_remaining > 0
+        )
+
+    @property
     def amount_remaining(self):
-        return self.amount_due - self.amount_paid
+        """What the customer still owes: amount due − payments − credit-note offsets (never below zero)."""
+        return self.amount_due - self.amount_paid - self.amount_credited
 
 
 class InvoiceLine(models.Model):
@@ -207,17 +230,23 @@ class InvoiceEvent(models.Model):
 
 
 class InvoiceNumberSequence(models.Model):
-    """The last invoice number handed out per billing entity and year. Incremented inside the finalizing
+    """The last number handed out per billing entity, series (invoices, credit notes) and year. Incremented inside the finalizing
     transaction, so a rolled-back finalization gives its number back: each sequence has no gaps."""
 
     id = models.BigAutoField(primary_key=True)
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
     billing_entity = models.ForeignKey("customers.BillingEntity", on_delete=models.PROTECT, related_name="+")
+    series = models.CharField(max_length=12, default=INVOICE)
     year = models.PositiveIntegerField()
     last_value = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["billing_entity", "year"], name="invoice_number_sequence_entity_year"),
+            models.UniqueConstraint(
+                fields=["billing_entity", "series", "year"], name="invoice_number_sequence_entity_series_year"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -253,10 +282,14 @@ class CreditEntry(models.Model):
     id = models.BigAutoField(primary_key=True)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="credit_entries")
     currency = models.CharField(max_length=3)
-    kind = models.CharField(max_length=12, choices=CreditKind.choices)
+    kind = models.CharField(max_length=20, choices=CreditKind.choices)
     amount = _money_field(help_text="Signed: credit added (+) or used (−).")
     balance_after = _money_field()
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="credit_entries")
+    credit_note = models.ForeignKey(
+        "CreditNote", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_entries"
+    )
+    payment = models.ForeignKey("Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_entries")
     reason = models.CharField(max_length=500, blank=True, default="")
     actor = models.CharField(max_length=200)
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
@@ -276,3 +309,134 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.currency} {self.amount:+} → {self.balance_after}"
+
+
+@tracked()
+class CreditNote(models.Model):
+    """A correction of an issued invoice: items crediting its lines (before tax, taxed at the line's rates), and
+    how the total was applied — offset against what the invoice still owes, credit to the customer's balance,
+    refunded outside Fluxbill. ISSUED → VOID; voiding undoes exactly what it did (invoicing.services.credit_notes)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=40, unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="credit_notes")
+    billing_entity = models.ForeignKey("customers.BillingEntity", on_delete=models.PROTECT, related_name="credit_notes")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=CreditNoteStatus.choices, default=CreditNoteStatus.ISSUED)
+    reason = models.CharField(max_length=30, choices=CreditNoteReason.choices)
+    memo = models.TextField(blank=True, default="")
+    subtotal = _money_field(default=0)
+    tax_total = _money_field(default=0)
+    total = _money_field(default=0)
+    offset_amount = _money_field(default=0)
+    credit_amount = _money_field(default=0)
+    refund_amount = _money_field(default=0)
+    tax_summary = models.JSONField(default=list, blank=True, help_text="Per rate: code, name, rate, taxable, tax.")
+    # The invoice's status before this note's offset settled it (blank: it did not), restored by a void.
+    settled_from_status = models.CharField(max_length=15, blank=True, default="")
+    issued_at = models.DateTimeField()
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=500, blank=True, default="")
+    actor = models.CharField(max_length=200, help_text="Who issued it: a username or an API key prefix.")
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_attempts = models.PositiveIntegerField(default=0)
+    email_last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-number"]
+        permissions = [("void_creditnote", "Can void credit notes"), ("send_creditnote_email", "Can send credit note emails")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CreditNoteStatus.values), name="credit_note_status_valid"),
+            models.CheckConstraint(condition=Q(reason__in=CreditNoteReason.values), name="credit_note_reason_valid"),
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0, tax_total__gte=0, offset_amount__gte=0, credit_amount__gte=0,
+                            refund_amount__gte=0, total__gt=0),
+                name="credit_note_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=models.F("subtotal") + models.F("tax_total")), name="credit_note_total_adds_up"
+            ),
+            models.CheckConstraint(
+                condition=Q(total=models.F("offset_amount") + models.F("credit_amount") + models.F("refund_amount")),
+                name="credit_note_applied_adds_up",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["invoice", "status"], name="credit_note_invoice_status"),
+            models.Index(fields=["customer", "-issued_at"], name="credit_note_customer_issued"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNoteItem(models.Model):
+    """What a credit note gives back on one invoice line: an amount before tax and the tax on it, per rate."""
+
+    id = models.BigAutoField(primary_key=True)
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="items")
+    # DO_NOTHING so a draft's lines are replaced in one DELETE (no lookup of items first); the database's
+    # foreign key still refuses to delete a line a note names (only issued invoices have notes, and their lines stay).
+    invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.DO_NOTHING, related_name="credit_note_items")
+    description = models.CharField(max_length=300)
+    amount = _money_field(help_text="Before tax.")
+    tax_amount = _money_field(default=0)
+    taxes = models.JSONField(default=list, blank=True, help_text="Per rate: code, name, rate, amount.")
+    total = _money_field()
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["credit_note", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0, tax_amount__gte=0, total__gt=0),
+                                   name="credit_note_item_amounts_positive"),
+            models.CheckConstraint(condition=Q(total=models.F("amount") + models.F("tax_amount")),
+                                   name="credit_note_item_total_adds_up"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.total}"
+
+
+@tracked()
+class Payment(models.Model):
+    """Money received for an invoice. What it pays is `applied_amount` (at most what remained); an overpayment
+    goes to the customer's credit balance (`credit_amount`). Reversing it (a bounced cheque) takes both back."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="payments")
+    currency = models.CharField(max_length=3)
+    amount = _money_field()
+    applied_amount = _money_field(default=0)
+    credit_amount = _money_field(default=0)
+    received_at = models.DateField()
+    method = models.CharField(max_length=50, blank=True, default="", help_text="Transfer, card, cheque…")
+    reference = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.RECORDED)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversal_reason = models.CharField(max_length=500, blank=True, default="")
+    actor = models.CharField(max_length=200, help_text="Who recorded it: a username, an API key prefix, a task.")
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-created_at"]
+        permissions = [("reverse_payment", "Can reverse payments")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gt=0, applied_amount__gte=0, credit_amount__gte=0),
+                                   name="payment_amounts_positive"),
+            models.CheckConstraint(
+                condition=Q(amount=models.F("applied_amount") + models.F("credit_amount")),
+                name="payment_applied_adds_up",
+            ),
+        ]
+        indexes = [models.Index(fields=["invoice", "status"], name="payment_invoice_status")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} on {self.received_at}"

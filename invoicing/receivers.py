@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 
-from .tasks import send_invoice_email, send_void_notice
+from .tasks import send_credit_note_email, send_invoice_email, send_void_notice
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +28,11 @@ def void_notice_enqueue(*, invoice_id, **kwargs) -> None:
         send_void_notice.apply_async((str(invoice_id),), retry=False)
     except Exception:  # broker unreachable: the void stands; the audit trail shows no void_notice_sent
         logger.warning("could not enqueue the void notice for invoice %s", invoice_id)
+
+
+def credit_note_email_enqueue(*, credit_note_id, **kwargs) -> None:
+    """A credit note was issued: send it to the customer."""
+    try:
+        send_credit_note_email.apply_async((str(credit_note_id),), retry=False)
+    except Exception:  # broker unreachable: the note stands; staff can resend it from its page
+        logger.warning("could not enqueue the email for credit note %s", credit_note_id)

@@ -12,6 +12,8 @@ def schedules() -> list[tuple[str, str, int]]:
         ("fluxbill: send pending invoice emails", "invoicing.send_pending_emails", settings.FLUXBILL_EMAIL_SWEEP_EVERY_SECONDS),
         ("fluxbill: warm the overview", "desk.warm_overview", settings.FLUXBILL_OVERVIEW_WARM_EVERY_SECONDS),
         ("fluxbill: advance the usage rollup", "metering.usage_rollup_advance", settings.FLUXBILL_USAGE_ROLLUP_EVERY_SECONDS),
+        ("fluxbill: deliver webhooks", "webhooks.deliver_due", settings.FLUXBILL_WEBHOOK_SWEEP_EVERY_SECONDS),
+        ("fluxbill: prune old webhook events", "webhooks.prune", 24 * 3600),
     ]
 
 

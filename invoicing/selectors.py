@@ -17,7 +17,7 @@ from metering.aggregation import window_summary
 from metering.models import Meter, UsageEvent
 
 from .choices import LineKind
-from .models import CreditEntry, Invoice, InvoiceLine
+from .models import CreditEntry, CreditNote, Invoice, InvoiceLine
 from .parties import invoice_parties  # noqa: F401 - pages, API and the PDF read an invoice's parties here
 from .services.generation import BillingWindow, compute_windows, interim_window, invoice_preview
 from .services.lines import LineDraft
@@ -222,3 +222,17 @@ def customer_credit_balances(customer) -> list[dict]:
         .values("currency", "balance_after")
     )
     return [{"currency": row["currency"], "balance": row["balance_after"]} for row in rows]
+
+
+def credit_note_list() -> QuerySet:
+    """Credit notes with their invoice's number and their items (two queries a page)."""
+    return (
+        CreditNote.objects.select_related("invoice", "customer")
+        .prefetch_related("items")
+        .order_by("-issued_at", "-number")
+    )
+
+
+def invoice_credit_notes(invoice) -> list:
+    """The notes on one invoice, oldest first, for its page (one query)."""
+    return list(CreditNote.objects.filter(invoice_id=invoice.pk).order_by("issued_at", "number"))

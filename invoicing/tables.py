@@ -60,3 +60,42 @@ class InvoiceLineTable(Table):
         ExportColumn("invoice_id", "invoice_id"),
         ExportColumn("line_id", "id"),
     )
+
+
+class CreditNoteTable(Table):
+    default_sort = "-issued"
+    columns = (
+        Column("number", "Number", sort="number",
+               template='<a href="{% url \'invoicing:credit-note-detail\' row.pk %}">{{ row.number }}</a>'),
+        Column("invoice", "Invoice", sort="invoice__number",
+               template='<a href="{% url \'invoicing:invoice-detail\' row.invoice_id %}">{{ row.invoice.number }}</a>'),
+        CUSTOMER,
+        Column("status", "Status", sort="status",
+               template='<span class="badge {{ row.status }}">{{ row.get_status_display }}</span>'),
+        Column("reason", "Reason", sort="reason", template="{{ row.get_reason_display }}"),
+        Column("issued", "Issued", sort="issued_at", template='{% dt row.issued_at "%Y-%m-%d" %}'),
+        Column("total", "Total", sort="total", align="num", template="{{ row.total|money:row.currency }}"),
+        Column("applied", "Applied", template=(
+            '{% if row.offset_amount %}{{ row.offset_amount|money:row.currency }} off the invoice<br>{% endif %}'
+            '{% if row.credit_amount %}{{ row.credit_amount|money:row.currency }} to credit<br>{% endif %}'
+            '{% if row.refund_amount %}{{ row.refund_amount|money:row.currency }} refunded{% endif %}'
+        )),
+    )
+    export_columns = (
+        ExportColumn("number", "number"),
+        ExportColumn("status", "status"),
+        ExportColumn("reason", "reason"),
+        ExportColumn("invoice_number", "invoice__number"),
+        ExportColumn("customer_external_id", "customer__external_id"),
+        ExportColumn("customer_name", "customer__name"),
+        ExportColumn("currency", "currency"),
+        ExportColumn("issued_at", "issued_at"),
+        ExportColumn("subtotal", "subtotal", money="currency"),
+        ExportColumn("tax_total", "tax_total", money="currency"),
+        ExportColumn("total", "total", money="currency"),
+        ExportColumn("offset_amount", "offset_amount", money="currency"),
+        ExportColumn("credit_amount", "credit_amount", money="currency"),
+        ExportColumn("refund_amount", "refund_amount", money="currency"),
+        ExportColumn("voided_at", "voided_at"),
+        ExportColumn("id", "id"),
+    )

@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from .models import Invoice
+from .models import CreditNote, Invoice
 from .services import (
     Actor,
     EmailResult,
@@ -15,6 +15,7 @@ from .services import (
     invoices_finalize_due,
     subscriptions_rollover,
 )
+from .services.credit_note_delivery import credit_note_email_send, credit_notes_email_pending
 
 
 @shared_task(name="invoicing.rollover_subscriptions")
@@ -55,12 +56,25 @@ def send_void_notice(self, invoice_id: str) -> str:
     return result.value
 
 
+@shared_task(bind=True, name="invoicing.send_credit_note_email", max_retries=None)
+def send_credit_note_email(self, credit_note_id: str) -> str:
+    result, _ = credit_note_email_send(credit_note=CreditNote(pk=credit_note_id), now=timezone.now(), actor=Actor.task("email"))
+    retry = result in (EmailResult.FAILED, EmailResult.IN_PROGRESS)
+    if retry and self.request.retries + 1 < settings.FLUXBILL_EMAIL_MAX_ATTEMPTS:
+        raise self.retry(countdown=email_backoff(self.request.retries), exc=None)
+    return result.value
+
+
 @shared_task(name="invoicing.send_pending_emails")
 def send_pending_emails() -> int:
-    """The outbox sweep: queue emails whose task was lost (broker down at finalization, worker gone)."""
-    pending = invoices_email_pending(now=timezone.now())
+    """The outbox sweep: queue emails whose task was lost (broker down at finalization or issue, worker gone):
+    invoices' and credit notes'."""
+    now = timezone.now()
     count = 0
-    for pk in pending:
+    for pk in invoices_email_pending(now=now):
         send_invoice_email.delay(str(pk))
+        count += 1
+    for pk in credit_notes_email_pending(now=now):
+        send_credit_note_email.delay(str(pk))
         count += 1
     return count

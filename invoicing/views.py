@@ -24,10 +24,10 @@ from metering.exports import events_csv
 from metering.selectors import events_in_window, keyset_page, with_properties_text
 
 from . import selectors
-from .choices import InvoiceStatus
-from .filters import InvoiceFilterSet
-from .forms import MarkPaidForm, UsageWindowForm, VoidForm
-from .models import Invoice, InvoiceLine
+from .choices import CreditNoteStatus, InvoiceStatus
+from .filters import CreditNoteFilterSet, InvoiceFilterSet
+from .forms import CreditNoteForm, CreditNoteVoidForm, MarkPaidForm, UsageWindowForm, VoidForm
+from .models import CreditNote, Invoice, InvoiceLine
 from .services import (
     Actor,
     EmailResult,
@@ -40,7 +40,16 @@ from .services import (
     invoice_regenerate,
     invoice_void,
 )
-from .tables import InvoiceLineTable, InvoiceTable
+from .services.credit_note_delivery import credit_note_context, credit_note_email_send, credit_note_pdf
+from .services.credit_notes import (
+    CREDITABLE_STATUSES,
+    credit_note_applied_text,
+    credit_note_issue,
+    credit_note_preview,
+    credit_note_void,
+    line_rooms,
+)
+from .tables import CreditNoteTable, InvoiceLineTable, InvoiceTable
 
 
 def _actor(request) -> Actor:
@@ -217,6 +226,8 @@ def invoice_detail(request, pk):
         "mark_paid_action": ACTIONS["mark-paid"] if ACTIONS["mark-paid"] in offered else None,
         "mark_paid_form": MarkPaidForm(initial={"paid_on": timezone.now().date()}),
         "void_form": VoidForm(),
+        "credit_notes": selectors.invoice_credit_notes(invoice),
+        "may_credit": invoice.status in CREDITABLE_STATUSES and may(request.user, perms.ADD_CREDIT_NOTE),
     }
     return render(request, "invoicing/invoice_detail.html", context)
 
@@ -326,3 +337,174 @@ def _usage_page(request, explanation, *, back: tuple[str, str]):
         "back_label": back[1],
     }
     return render(request, "invoicing/line_usage.html", context)
+
+
+# --- credit notes ---------------------------------------------------------------------
+
+
+class CreditNoteList(ObjectListView):
+    """Credit notes, filtered by CreditNoteFilterSet (the API's too), as a page or as CSV."""
+
+    permission = perms.VIEW_CREDIT_NOTE
+    filterset_class = CreditNoteFilterSet
+    table_class = CreditNoteTable
+    title = "Credit notes"
+    url_name = "invoicing:credit-note-list"
+    export_url_name = "invoicing:credit-note-export"
+    export_filename = "credit-notes"
+    plural = "credit notes"
+    toolbar_filters = ("status", "reason", "customer", "number", "issued_from", "issued_to", "currency")
+    empty_text = (
+        "<p>No credit notes yet. To correct an issued invoice without voiding it, open the invoice and choose "
+        "“Issue credit note”.</p>"
+    )
+
+    def get_queryset(self):
+        return selectors.credit_note_list().prefetch_related(None)
+
+    def get_export_queryset(self):
+        return CreditNote.objects.all()
+
+
+credit_note_list = CreditNoteList.list_view()
+credit_note_export = CreditNoteList.export_view()
+
+
+def _invoice_for_note(pk) -> Invoice:
+    return get_object_or_404(Invoice.objects.select_related("customer", "billing_entity"), pk=pk)
+
+
+def _note_preview(invoice: Invoice, form: CreditNoteForm) -> dict:
+    """What the preview box shows: the note the form describes, or why it cannot be computed yet. The reason
+    is not needed to compute one, so a preview does not ask for it yet."""
+    form.is_valid()
+    form.errors.pop("reason", None)
+    if not form.items():
+        form.errors.pop("__all__", None)  # nothing ticked yet: nothing to show, nothing wrong
+        return {}
+    if form.errors:
+        return {"error": "Fix the highlighted fields to see the credit note."}
+    try:
+        return {"draft": credit_note_preview(invoice=invoice, items=form.items(), split=form.split())}
+    except DomainError as exc:
+        form.show_error(exc)
+        return {"error": exc.message}
+
+
+def _note_form_context(invoice, form, preview) -> dict:
+    return {
+        "invoice": invoice,
+        "form": form,
+        "preview": preview,
+        "preview_url": reverse("invoicing:invoice-credit-note-preview", args=[invoice.pk]),
+        "remaining": invoice.amount_remaining,
+    }
+
+
+@require(perms.ADD_CREDIT_NOTE)
+def credit_note_new(request, pk):
+    """The form: ticked lines with amounts, the reason, how the total applies; a live preview beside it."""
+    invoice = _invoice_for_note(pk)
+    if invoice.status not in CREDITABLE_STATUSES:
+        messages.error(request, f"A credit note corrects an issued invoice ({', '.join(CREDITABLE_STATUSES)}); "
+                                f"{invoice} is {invoice.get_status_display()}.")
+        return redirect("invoicing:invoice-detail", pk=invoice.pk)
+    rooms = line_rooms(invoice)
+    if request.method != "POST":
+        return render(request, "invoicing/credit_note_form.html", _note_form_context(invoice, CreditNoteForm(rooms=rooms), {}))
+    form = CreditNoteForm(request.POST, rooms=rooms)
+    if "preview" in request.POST:  # the no-JavaScript preview: compute, store nothing
+        return render(request, "invoicing/credit_note_form.html", _note_form_context(invoice, form, _note_preview(invoice, form)))
+    if form.is_valid():
+        try:
+            note = credit_note_issue(
+                invoice=invoice, reason=form.cleaned_data["reason"], memo=form.cleaned_data["memo"], items=form.items(),
+                split=form.split(), now=timezone.now(), actor=_actor(request),
+            )
+        except DomainError as exc:
+            form.show_error(exc)
+        else:
+            messages.success(request, f"Credit note {note.number} issued: {credit_note_applied_text(note)}. "
+                                      "It is emailed to the customer in a moment.")
+            return redirect("invoicing:credit-note-detail", pk=note.pk)
+    return render(request, "invoicing/credit_note_form.html", _note_form_context(invoice, form, {}), status=400)
+
+
+@require(perms.VIEW_CREDIT_NOTE)
+def credit_note_preview_view(request, pk):
+    """The live preview's fetch: the form's fields in the query, the preview box's HTML back; nothing stored."""
+    invoice = _invoice_for_note(pk)
+    form = CreditNoteForm(request.GET, rooms=line_rooms(invoice))
+    preview = _note_preview(invoice, form)
+    return render(request, "invoicing/_credit_note_preview.html", {"invoice": invoice, "preview": preview},
+                  status=400 if preview.get("error") else 200)
+
+
+def _note(pk) -> CreditNote:
+    return get_object_or_404(
+        CreditNote.objects.select_related("invoice", "invoice__customer", "invoice__billing_entity", "customer"), pk=pk
+    )
+
+
+@require(perms.VIEW_CREDIT_NOTE)
+def credit_note_detail(request, pk):
+    note = _note(pk)
+    context = {
+        **credit_note_context(note),
+        "may_void": note.status == CreditNoteStatus.ISSUED and may(request.user, perms.VOID_CREDIT_NOTE),
+        "may_resend": note.status == CreditNoteStatus.ISSUED and may(request.user, perms.SEND_CREDIT_NOTE_EMAIL),
+        "void_form": CreditNoteVoidForm(),
+    }
+    return render(request, "invoicing/credit_note_detail.html", context)
+
+
+@require(perms.VIEW_CREDIT_NOTE)
+def credit_note_pdf_download(request, pk):
+    note = _note(pk)
+    response = HttpResponse(credit_note_pdf(note), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{note.number}.pdf"'
+    return response
+
+
+def _note_action(request, note, *, title, text, button, css, form, run):
+    """GET: what the action does (the no-JavaScript confirmation). POST: run it through its service."""
+    if request.method == "POST" and (form is None or form.is_valid()):
+        try:
+            message = run()
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, message)
+        return redirect("invoicing:credit-note-detail", pk=note.pk)
+    back = reverse("invoicing:credit-note-detail", args=[note.pk])
+    context = {"title": f"{title}: {note.number}", "text": text, "button": button, "css": css, "form": form,
+               "action": request.path, "back": back, "subject": f"credit note {note.number}"}
+    return render(request, "invoicing/action.html", context)
+
+
+@require(perms.VOID_CREDIT_NOTE)
+def credit_note_void_view(request, pk):
+    note = _note(pk)
+    form = CreditNoteVoidForm(request.POST if request.method == "POST" else None)
+
+    def run():
+        credit_note_void(credit_note=note, now=timezone.now(), actor=_actor(request), reason=form.cleaned_data["reason"])
+        return f"Credit note {note.number} voided: what it applied to {note.invoice.number} and the credit balance is undone."
+
+    return _note_action(request, note, title="Void", button="Void credit note", css="danger", form=form, run=run,
+                        text="Undo what the note did: its offset goes back onto the invoice, its credit back out of the "
+                             "customer's balance (refused if later invoices used it) and its refund off the record.")
+
+
+@require(perms.SEND_CREDIT_NOTE_EMAIL)
+def credit_note_resend_view(request, pk):
+    note = _note(pk)
+
+    def run():
+        result, error = credit_note_email_send(credit_note=note, now=timezone.now(), actor=_actor(request), force=True)
+        if result is EmailResult.FAILED:
+            raise DomainError(f"The email could not be sent: {error}")
+        return "Credit note emailed to the customer again."
+
+    return _note_action(request, note, title="Resend email", button="Resend email", css="secondary", form=None, run=run,
+                        text="The credit note and its PDF are emailed to the customer's billing address again.")

@@ -40,6 +40,9 @@ from catalog.taxes import tax_rate_create
 from customers.services import subscription_create
 from fluxbill.wsgi import application
 from invoicing.services import Actor, invoice_finalize, subscription_generate_interim
+from invoicing.services.credit_notes import credit_note_issue
+from webhooks.models import WebhookDelivery
+from webhooks.services import emit, endpoint_create
 from tests.factories import (
     BillingEntityFactory,
     CustomerFactory,
@@ -99,7 +102,13 @@ class World:
         issued = subscription_generate_interim(subscription=subscriptions[1], now=now, actor=actor)
         issued = invoice_finalize(invoice=issued, now=now, actor=actor)
 
+        line = issued.lines.order_by("id").first()
+        note = credit_note_issue(invoice=issued, reason="other", items=[{"invoice_line_id": line.pk, "amount": "0.01"}],
+                                 now=now, actor=actor)
         vat = tax_rate_create(code=f"VAT-{tag}", name="VAT 19%", rate="19")
+        hook = endpoint_create(url="https://hooks.example.com/fluxbill", actor=actor)
+        emit("billing.error", data={"fuzz": True})
+        delivery = WebhookDelivery.objects.filter(endpoint=hook).first()
         ids = lambda rows: [str(row.pk) for row in rows]  # noqa: E731
         self.paths = {
             "/api/v1/tax-rates/": ids([vat]),
@@ -109,9 +118,12 @@ class World:
             "/api/v1/events/": ids(events),
             "/api/v1/features/": ids([count, total]),
             "/api/v1/invoices/": ids([draft, issued]),
+            "/api/v1/credit-notes/": ids([note]),
             "/api/v1/meters/": ids([count, total]) + [count.lookup_key],
             "/api/v1/plans/": ids([plan]),
             "/api/v1/subscriptions/": ids(subscriptions),
+            "/api/v1/webhook-endpoints/": ids([hook]),
+            "/api/v1/webhook-deliveries/": ids([delivery]),
         }
         self.fields = {
             "customer_id": ids(customers) + [c.external_id for c in customers],
@@ -124,6 +136,8 @@ class World:
             "customer_external_id": [c.external_id for c in customers],
             "customer": ids(customers),
             "meter": ids([count, total]),
+            "invoice_id": ids([draft, issued]),
+            "invoice": ids([draft, issued]),
         }
 
     def aim(self, case, data) -> None:

@@ -20,6 +20,10 @@ MARK_UNCOLLECTIBLE_INVOICE = "invoicing.mark_uncollectible_invoice"
 REGENERATE_INVOICE = "invoicing.regenerate_invoice"
 SEND_INVOICE_EMAIL = "invoicing.send_invoice_email"
 GENERATE_INTERIM_INVOICE = "invoicing.generate_interim_invoice"
+BILL_LATE_USAGE_INVOICE = "invoicing.bill_late_usage_invoice"
+VOID_CREDIT_NOTE = "invoicing.void_creditnote"
+SEND_CREDIT_NOTE_EMAIL = "invoicing.send_creditnote_email"
+REVERSE_PAYMENT = "invoicing.reverse_payment"
 CANCEL_SUBSCRIPTION = "customers.cancel_subscription"
 MANAGE_API_KEYS = "apikeys.manage_apikey"
 
@@ -48,10 +52,18 @@ CHANGE_BILLING_ENTITY = "customers.change_billingentity"
 VIEW_SUBSCRIPTION = "customers.view_subscription"
 ADD_SUBSCRIPTION = "customers.add_subscription"
 VIEW_INVOICE = "invoicing.view_invoice"
+VIEW_CREDIT_NOTE = "invoicing.view_creditnote"
+ADD_CREDIT_NOTE = "invoicing.add_creditnote"
+VIEW_PAYMENT = "invoicing.view_payment"
+ADD_PAYMENT = "invoicing.add_payment"
 VIEW_API_KEY = "apikeys.view_apikey"
+VIEW_WEBHOOK_ENDPOINT = "webhooks.view_webhookendpoint"
+ADD_WEBHOOK_ENDPOINT = "webhooks.add_webhookendpoint"
+CHANGE_WEBHOOK_ENDPOINT = "webhooks.change_webhookendpoint"
+MANAGE_WEBHOOKS = "webhooks.manage_webhookendpoint"
 
 # The apps whose permissions the roles hand out.
-APPS = ("core", "apikeys", "metering", "catalog", "customers", "invoicing")
+APPS = ("core", "apikeys", "webhooks", "metering", "catalog", "customers", "invoicing")
 
 _VERB_BY_METHOD = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 

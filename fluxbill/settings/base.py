@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "fluxbill.core",
+    "webhooks",
     "apikeys",
     "metering",
     "catalog",
@@ -163,6 +164,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceKindEnum": "invoicing.choices.InvoiceKind",
         "LineKindEnum": "invoicing.choices.LineKind",
         "SubscriptionStatusEnum": "customers.choices.SubscriptionStatus",
+        "WebhookDeliveryStatusEnum": "webhooks.choices.DeliveryStatus",
     },
 }
 
@@ -250,6 +252,17 @@ FLUXBILL_EMAIL_MAX_ATTEMPTS = env.int("FLUXBILL_EMAIL_MAX_ATTEMPTS", default=10)
 FLUXBILL_EMAIL_ZERO_INVOICES = env.bool("FLUXBILL_EMAIL_ZERO_INVOICES", default=False)
 FLUXBILL_EMAIL_RETRY_BASE_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_BASE_SECONDS", default=30)
 FLUXBILL_EMAIL_RETRY_MAX_SECONDS = env.int("FLUXBILL_EMAIL_RETRY_MAX_SECONDS", default=3600)
+# Webhooks (README, "Webhooks"): each POST may take this long; the sweep starts delivery runs this often; an
+# endpoint failing for this long is disabled; events and attempts are kept this many days. Endpoint URLs on
+# private, loopback or reserved addresses are refused unless allowed (tests and a receiver on this network).
+FLUXBILL_WEBHOOK_TIMEOUT_SECONDS = env.float("FLUXBILL_WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+FLUXBILL_WEBHOOK_SWEEP_EVERY_SECONDS = env.int("FLUXBILL_WEBHOOK_SWEEP_EVERY_SECONDS", default=5)
+# A delivery run holds its endpoint this long, renewed every third of it; a killed worker's run is taken over
+# once it lapses. Longer than the timeout, or a slow send could see a second run start beside it.
+FLUXBILL_WEBHOOK_LEASE_SECONDS = env.float("FLUXBILL_WEBHOOK_LEASE_SECONDS", default=60.0)
+FLUXBILL_WEBHOOK_DISABLE_AFTER_SECONDS = env.int("FLUXBILL_WEBHOOK_DISABLE_AFTER_SECONDS", default=3 * 24 * 3600)
+FLUXBILL_WEBHOOK_RETENTION_DAYS = env.int("FLUXBILL_WEBHOOK_RETENTION_DAYS", default=90)
+FLUXBILL_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("FLUXBILL_WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 FLUXBILL_API_KEY_PREFIX = env.str("FLUXBILL_API_KEY_PREFIX", default="org_live_")
 FLUXBILL_EVENT_BACKFILL_DAYS = env.int("FLUXBILL_EVENT_BACKFILL_DAYS", default=365)
 FLUXBILL_EVENT_FUTURE_SKEW_SECONDS = env.int("FLUXBILL_EVENT_FUTURE_SKEW_SECONDS", default=3600)

@@ -27,3 +27,6 @@ MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa:
 
 # Tests count today's events on every view (desk.selectors); the cached count has its own test.
 FLUXBILL_OVERVIEW_TODAY_SECONDS = 0
+
+# Webhook receivers in tests listen on 127.0.0.1.
+FLUXBILL_WEBHOOK_ALLOW_PRIVATE_URLS = True

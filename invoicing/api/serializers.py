@@ -1,7 +1,9 @@
+from django.db.models import prefetch_related_objects
 from rest_framework import serializers
 
 from fluxbill.core.fields import DecimalString, InputSerializer, MoneyString
-from invoicing.models import CreditEntry, Invoice, InvoiceEvent, InvoiceLine
+from fluxbill.core.money import money_string
+from invoicing.models import CreditEntry, CreditNote, Invoice, InvoiceEvent, InvoiceLine
 
 
 class InvoiceLineOutput(serializers.ModelSerializer):
@@ -42,7 +44,11 @@ class InvoiceOutput(serializers.ModelSerializer):
     credit_applied = MoneyString(help_text="Customer credit used: an estimate on drafts, fixed at finalization.")
     amount_due = MoneyString()
     amount_paid = MoneyString()
-    amount_remaining = MoneyString()
+    amount_remaining = MoneyString(help_text="Amount due − payments − credit-note offsets.")
+    amount_credited = MoneyString(help_text="Credit notes' offsets against this invoice.")
+    amount_refunded = MoneyString(help_text="Credit notes' refunds, paid back outside Fluxbill.")
+    overdue = serializers.BooleanField(source="is_overdue", help_text="OPEN, past its due date, something remaining.")
+    adjusts_id = serializers.UUIDField(allow_null=True, help_text="ADJUSTMENT: the issued invoice whose late usage it bills.")
     credit_carried = MoneyString(help_text="Billed before for this period beyond its price, credited to the customer.")
     tax_summary = serializers.ListField(read_only=True, help_text="Per rate: code, name, rate, taxable_amount, tax_amount.")
     zero_total = serializers.BooleanField(source="is_zero")
@@ -68,6 +74,9 @@ class InvoiceOutput(serializers.ModelSerializer):
             "amount_due",
             "amount_paid",
             "amount_remaining",
+            "amount_credited",
+            "amount_refunded",
+            "overdue",
             "credit_carried",
             "tax_summary",
             "tax_inclusive",
@@ -80,6 +89,7 @@ class InvoiceOutput(serializers.ModelSerializer):
             "payment_reference",
             "voided_at",
             "replaces_id",
+            "adjusts_id",
             "email_sent_at",
             "email_attempts",
             "email_last_error",
@@ -182,3 +192,142 @@ class CreditAdjustInput(InputSerializer):
 class BalanceOutput(serializers.Serializer):
     currency = serializers.CharField()
     balance = MoneyString()
+
+
+# Credit notes --------------------------------------------------------------------------------------------------------
+
+
+class CreditNoteItemOutput(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    invoice_line_id = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    amount = MoneyString(help_text="Before tax.")
+    tax_amount = MoneyString()
+    taxes = serializers.ListField(read_only=True, help_text="Per rate: code, name, rate, amount.")
+    total = MoneyString()
+
+
+class CreditNoteOutput(serializers.ModelSerializer):
+    invoice_id = serializers.UUIDField()
+    invoice_number = serializers.CharField(source="invoice.number")
+    customer_id = serializers.UUIDField()
+    billing_entity_id = serializers.UUIDField()
+    subtotal = MoneyString()
+    tax_total = MoneyString()
+    total = MoneyString()
+    offset_amount = MoneyString(help_text="Taken off what remained to pay on the invoice.")
+    credit_amount = MoneyString(help_text="Added to the customer's credit balance.")
+    refund_amount = MoneyString(help_text="Paid back outside Fluxbill.")
+    tax_summary = serializers.ListField(read_only=True, help_text="Per rate: code, name, rate, taxable_amount, tax_amount.")
+    items = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id", "number", "invoice_id", "invoice_number", "customer_id", "billing_entity_id", "currency", "status",
+            "reason", "memo", "subtotal", "tax_total", "total", "offset_amount", "credit_amount", "refund_amount",
+            "tax_summary", "items", "issued_at", "voided_at", "void_reason", "actor", "email_sent_at",
+            "email_attempts", "email_last_error", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_items(self, note) -> list[dict]:
+        rows = sorted(note.items.all(), key=lambda item: (item.position, item.pk))
+        return CreditNoteItemOutput(rows, many=True, context={"currency": note.currency}).data
+
+
+class CreditNoteItemInput(InputSerializer):
+    invoice_line_id = serializers.CharField(max_length=40)
+    amount = serializers.CharField(
+        max_length=40, required=False, allow_null=True, allow_blank=True,
+        help_text="Before tax, as a decimal string; left out, what is left of the line.",
+    )
+
+
+class CreditNoteInput(InputSerializer):
+    reason = serializers.CharField(max_length=40, help_text="duplicate, product_unsatisfactory, order_change, fraudulent, other")
+    memo = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    items = CreditNoteItemInput(many=True, allow_empty=False)
+    offset_amount = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True)
+    credit_amount = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True)
+    refund_amount = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True)
+
+
+class CreditNoteCreateInput(CreditNoteInput):
+    invoice_id = serializers.UUIDField()
+
+
+class CreditNoteVoidInput(InputSerializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class LineRoomOutput(serializers.Serializer):
+    invoice_line_id = serializers.CharField(source="line.pk")
+    description = serializers.CharField(source="line.description")
+    creditable_amount = MoneyString(source="amount", help_text="What can still be credited before tax.")
+    creditable_tax = MoneyString(source="tax")
+    creditable_total = MoneyString(source="total")
+
+
+class PreviewItemOutput(serializers.Serializer):
+    invoice_line_id = serializers.CharField(source="room.line.pk")
+    description = serializers.CharField(source="room.line.description")
+    amount = MoneyString()
+    tax_amount = MoneyString()
+    taxes = serializers.SerializerMethodField()
+    total = MoneyString()
+
+    def get_taxes(self, item) -> list[dict]:
+        currency = self.context["currency"]
+        return [{**tax, "amount": money_string(tax["amount"], currency)} for tax in item.taxes]
+
+
+class CreditNotePreviewOutput(serializers.Serializer):
+    invoice_id = serializers.UUIDField(source="invoice.pk")
+    currency = serializers.CharField(source="invoice.currency")
+    items = PreviewItemOutput(many=True)
+    subtotal = MoneyString()
+    tax_total = MoneyString()
+    total = MoneyString()
+    tax_summary = serializers.ListField()
+    offset_amount = MoneyString()
+    credit_amount = MoneyString()
+    refund_amount = MoneyString()
+    offset_max = MoneyString(help_text="At most this may be offset: what remains to pay on the invoice.")
+    refund_max = MoneyString(help_text="At most this may be refunded: paid less earlier refunds.")
+    lines = LineRoomOutput(many=True, source="rooms", help_text="Every line and what it can still be credited.")
+
+
+class InvoiceWebhookOutput(InvoiceOutput):
+    """An invoice in webhook events: the list's JSON and its lines (the detail's audit trail stays in the API)."""
+
+    lines = InvoiceLineOutput(many=True, read_only=True)
+
+    class Meta(InvoiceOutput.Meta):
+        fields = [*InvoiceOutput.Meta.fields, "lines"]
+        read_only_fields = fields
+
+
+def webhook_shapes() -> dict:
+    """The API's JSON for each kind of object invoicing emits events about (webhooks.registry), read anew
+    in the emitting transaction so the event freezes what was just written."""
+
+    def invoices(objs):
+        found = {
+            invoice.pk: invoice
+            for invoice in Invoice.objects.filter(pk__in=[obj.pk for obj in objs]).prefetch_related("lines")
+        }
+        return InvoiceWebhookOutput([found[obj.pk] for obj in objs], many=True).data
+
+    def invoice(obj):
+        # The service's own object is current (it just saved it); only its lines are read again (one query).
+        getattr(obj, "_prefetched_objects_cache", {}).pop("lines", None)
+        prefetch_related_objects([obj], "lines")
+        return InvoiceWebhookOutput(obj).data
+
+    def credit_note(obj):
+        return CreditNoteOutput(
+            CreditNote.objects.select_related("invoice", "customer").prefetch_related("items").get(pk=obj.pk)
+        ).data
+
+    return {"invoice": (invoice, invoices), "credit_note": (credit_note, None)}

@@ -13,7 +13,7 @@ from fluxbill.core.errors import Conflict, DomainError, InvalidInput
 from fluxbill.core.lookups import get_by_id_or_key
 from fluxbill.core.schema import ErrorResponse
 from invoicing import selectors
-from invoicing.filters import InvoiceFilterSet, default_ordering
+from invoicing.filters import CreditNoteFilterSet, InvoiceFilterSet, default_ordering
 from invoicing.services import (
     Actor,
     EmailResult,
@@ -29,11 +29,18 @@ from invoicing.services import (
 )
 
 from invoicing.services.credit import credit_adjust
+from invoicing.services.credit_note_delivery import credit_note_email_send, credit_note_pdf
+from invoicing.services.credit_notes import credit_note_issue, credit_note_preview, credit_note_void
 
 from .serializers import (
     BalanceOutput,
     CreditAdjustInput,
     CreditEntryOutput,
+    CreditNoteCreateInput,
+    CreditNoteInput,
+    CreditNoteOutput,
+    CreditNotePreviewOutput,
+    CreditNoteVoidInput,
     InvoiceDetailOutput,
     InvoiceOutput,
     MarkPaidInput,
@@ -259,3 +266,93 @@ class CustomerCreditViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         entry = credit_adjust(customer=customer, actor=Actor.from_request(request), **data.validated_data)
         return Response(CreditEntryOutput(entry).data, status=status.HTTP_201_CREATED)
+
+
+def _split(data: dict) -> dict:
+    return {name: data.get(name) for name in ("offset_amount", "credit_amount", "refund_amount")}
+
+
+class InvoiceCreditNoteViewSet(viewsets.GenericViewSet):
+    """POST /invoices/{id}/credit-notes/preview: what a note would be, nothing stored. Routed beside InvoiceViewSet."""
+
+    queryset = selectors.invoice_list()
+    scope_resource = "credit_notes"
+    action_scopes = {"credit_note_preview": "credit_notes.read"}
+    action_permissions = {"credit_note_preview": perms.VIEW_CREDIT_NOTE}
+
+    @extend_schema(request=CreditNoteInput, responses={200: CreditNotePreviewOutput})
+    @action(detail=True, methods=["post"], url_path="credit-notes/preview")
+    def credit_note_preview(self, request, pk=None):
+        invoice = self.get_object()
+        data = CreditNoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        draft = credit_note_preview(invoice=invoice, items=data.validated_data["items"], split=_split(data.validated_data))
+        return Response(CreditNotePreviewOutput(draft, context={"currency": invoice.currency}).data)
+
+
+class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Credit notes: issue (POST), list, read, void, PDF, resend."""
+
+    serializer_class = CreditNoteOutput
+    filterset_class = CreditNoteFilterSet
+    ordering_fields = ["issued_at", "number", "total"]
+    ordering = ["-issued_at", "-number"]
+    scope_resource = "credit_notes"
+    permission_model = "invoicing.creditnote"
+    action_permissions = {
+        "void": perms.VOID_CREDIT_NOTE,
+        "send_email": perms.SEND_CREDIT_NOTE_EMAIL,
+        "pdf": perms.VIEW_CREDIT_NOTE,
+    }
+
+    def get_queryset(self):
+        return selectors.credit_note_list()
+
+    @extend_schema(request=CreditNoteCreateInput, responses={201: CreditNoteOutput})
+    def create(self, request):
+        data = CreditNoteCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        invoice = selectors.invoice_list().filter(pk=values["invoice_id"]).first()
+        if invoice is None:
+            raise InvalidInput(f"invoice_id: no invoice {values['invoice_id']}", field="invoice_id")
+        note = credit_note_issue(
+            invoice=invoice, reason=values["reason"], memo=values["memo"], items=values["items"], split=_split(values),
+            now=timezone.now(), actor=Actor.from_request(request),
+        )
+        return Response(CreditNoteOutput(selectors.credit_note_list().get(pk=note.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CreditNoteVoidInput, responses={200: CreditNoteOutput})
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        data = CreditNoteVoidInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        note = credit_note_void(credit_note=self.get_object(), now=timezone.now(), actor=Actor.from_request(request),
+                                reason=data.validated_data["reason"])
+        return Response(CreditNoteOutput(selectors.credit_note_list().get(pk=note.pk)).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: CreditNoteOutput,
+            502: OpenApiResponse(ErrorResponse, description="The mail server refused the message or could not be reached."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="send-email")
+    def send_email(self, request, pk=None):
+        result, error = credit_note_email_send(
+            credit_note=self.get_object(), now=timezone.now(), actor=Actor.from_request(request), force=True
+        )
+        if result is EmailResult.FAILED:
+            if "no email address" in error:
+                raise Conflict(f"Email not sent: {error}", field="email")
+            raise EmailNotSent(f"Email not sent: {error}")
+        return Response(CreditNoteOutput(selectors.credit_note_list().get(pk=pk)).data)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PassthroughPDFRenderer])
+    def pdf(self, request, pk=None):
+        note = self.get_object()
+        response = HttpResponse(credit_note_pdf(note), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{note.number}.pdf"'
+        return response

@@ -46,9 +46,11 @@ def credit_balance(*, customer_id, currency: str) -> Decimal:
 
 
 def credit_entry_append(
-    *, customer_id, currency: str, amount: Decimal, kind: str, actor, invoice: Invoice | None = None, reason: str = ""
+    *, customer_id, currency: str, amount: Decimal, kind: str, actor, invoice: Invoice | None = None, reason: str = "",
+    credit_note=None, payment=None,
 ) -> CreditEntry:
-    """Append one entry. The caller holds the customer's row lock (customer_lock) in this transaction."""
+    """Append one entry (naming the invoice, credit note or payment behind it). The caller holds the customer's
+    row lock (customer_lock) in this transaction."""
     balance = credit_balance(customer_id=customer_id, currency=currency) + amount
     if balance < 0:
         raise InvalidTransition(
@@ -62,6 +64,8 @@ def credit_entry_append(
         balance_after=balance,
         kind=kind,
         invoice=invoice,
+        credit_note=credit_note,
+        payment=payment,
         reason=reason[:500],
         actor=actor.label,
         actor_user=getattr(actor, "user", None),

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from fluxbill.core.errors import Conflict
+from webhooks.services import emit
 
 from ..choices import InvoiceStatus
 from ..models import Invoice, InvoiceDocument
@@ -133,6 +134,7 @@ def _email_record(*, invoice: Invoice, token: uuid.UUID, now: datetime, actor, t
             invoice.email_last_error = error
             invoice.save(update_fields=["email_claim_token", "email_last_error", "updated_at"])
         audit_event(invoice=invoice, action="email_failed", actor=actor, detail=error).save()
+        emit("invoice.email_failed", invoice, now=now)
         return EmailResult.FAILED
     # The message went out: say so even if the claim was taken over, so nobody sends it a third time.
     invoice.email_sent_at = now
@@ -142,7 +144,7 @@ def _email_record(*, invoice: Invoice, token: uuid.UUID, now: datetime, actor, t
     return EmailResult.SENT
 
 
-def _deliver(invoice: Invoice, build) -> tuple[str, str]:
+def deliver_to_customer(invoice: Invoice, build) -> tuple[str, str]:
     """Send `build(to, cc)` where the invoice goes — the snapshot's invoice email (else the customer's), its cc
     addresses in Cc — and answer (to, error); error is "" when the mail server took it."""
     snapshot = invoice.customer_snapshot or {}
@@ -163,7 +165,7 @@ def invoice_email_send(*, invoice: Invoice, now: datetime, actor, force: bool = 
     done, invoice, token = _email_claim(invoice=invoice, now=now, force=force)
     if done is not None:
         return done, ""
-    to, error = _deliver(invoice, lambda to, cc: _message(invoice, to, cc))
+    to, error = deliver_to_customer(invoice, lambda to, cc: _message(invoice, to, cc))
     result = _email_record(invoice=invoice, token=token, now=now, actor=actor, to=to, error=error)
     return result, error
 
@@ -254,5 +256,5 @@ def invoice_void_notice_send(*, invoice: Invoice, now: datetime, actor) -> tuple
     if done is not None:
         return done, ""
     replacement = void_notice_replacement(invoice)
-    to, error = _deliver(invoice, lambda to, cc: _void_notice_message(invoice, to, cc, replacement))
+    to, error = deliver_to_customer(invoice, lambda to, cc: _void_notice_message(invoice, to, cc, replacement))
     return _void_notice_record(invoice=invoice, token=token, actor=actor, to=to, error=error), error

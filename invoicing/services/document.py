@@ -206,8 +206,9 @@ def document_period(invoice) -> str:
 
 def document_totals(invoice) -> dict:
     """The money pipeline's figures as printed: subtotal, discounts, the tax table, total, credits applied,
-    amount paid, amount due (what is still to pay: the pipeline's amount due less payments received) and the
-    credit carried to the customer's balance. A voided invoice is due nothing."""
+    what credit notes took off, amount paid, amount due (what is still to pay: the pipeline's amount due less
+    credit-note offsets and payments received) and the credit carried to the customer's balance. A voided
+    invoice is due nothing."""
     taxes = [
         {
             "name": row.get("name") or row.get("code") or "Tax",
@@ -225,6 +226,7 @@ def document_totals(invoice) -> dict:
         "tax_inclusive": invoice.tax_inclusive,
         "total": invoice.total,
         "credit_applied": invoice.credit_applied,
+        "amount_credited": invoice.amount_credited,
         "amount_paid": invoice.amount_paid,
         "amount_due": ZERO if invoice.status == InvoiceStatus.VOID else invoice.amount_remaining,
         "credit_carried": invoice.credit_carried,

@@ -27,6 +27,7 @@ from fluxbill.core.errors import InvalidInput, InvalidTransition
 from fluxbill.core.money import fits_column
 from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 from metering.aggregation import aggregate_usage_batch
+from webhooks.services import emit, emit_many
 
 from ..choices import InvoiceKind, InvoiceStatus
 from ..models import Invoice, InvoiceEvent, InvoiceLine
@@ -284,9 +285,13 @@ def _billing_error_text(exc: Exception) -> str:
 def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: timedelta) -> int:
     """Draft the invoices of every period of `batch` that has ended and move the subscriptions on; all or nothing."""
     windows: list[BillingWindow] = []
+    ended = []
     for subscription in batch:
+        was_billable = subscription.status != SubscriptionStatus.ENDED
         for start, end in _advance(subscription, now):
             windows.append(BillingWindow(subscription, start, end, end))
+        if was_billable and subscription.status == SubscriptionStatus.ENDED:
+            ended.append(subscription)
         subscription.updated_at = now
         subscription.billing_error, subscription.billing_error_at = "", None
         subscription.billing_failures, subscription.billing_retry_at = 0, None
@@ -325,6 +330,8 @@ def _rollover_write(batch: list[Subscription], *, now: datetime, actor, grace: t
     rows_insert(model=InvoiceLine, rows=lines)
     rows_insert(model=InvoiceEvent, rows=audit)
     subscriptions_billing_state_save(subscriptions=batch)
+    emit_many("invoice.drafted", [Invoice(pk=row["id"]) for row in invoices], now=now)
+    emit_many("subscription.ended", ended, now=now)
     return len(invoices)
 
 
@@ -454,6 +461,7 @@ def subscription_generate_interim(*, subscription: Subscription, now: datetime, 
     invoice.save()
     rows_insert(model=InvoiceLine, rows=_line_rows(invoice.pk, money.lines))
     audit_event(invoice=invoice, action="created", actor=actor, to_status=InvoiceStatus.DRAFT, detail="interim").save()
+    emit("invoice.drafted", invoice)
     return invoice
 
 

@@ -7,59 +7,25 @@ was received (correctable_statuses).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pghistory
-from django.db import connection, transaction
+from django.db import transaction
 
 from customers.selectors import customer_bill_to, entity_seller
+from fluxbill.core.actors import Actor  # noqa: F401 - re-exported: invoicing.services.Actor
 from fluxbill.core.errors import InvalidInput, InvalidTransition
+from webhooks.services import emit
 
 from ..choices import InvoiceKind, InvoiceStatus
 from ..events import invoice_finalized_on_commit, invoice_voided_on_commit
 from ..models import Invoice, InvoiceDocument
 from .audit import audit_event
 from .credit import credit_on_finalize, credit_on_void
+from .credit_notes import issued_credit_notes_check
 from .generation import invoice_recompute
 from .locks import invoice_locked, status_require
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused a change: a user, an API key, or a task — recorded in the audit trail."""
-
-    label: str
-    user: object = None
-
-    @classmethod
-    def task(cls, name: str) -> "Actor":
-        return cls(label=f"task:{name}")
-
-    @classmethod
-    def from_request(cls, request) -> "Actor":
-        user = request.user
-        if getattr(user, "key", None) is not None:
-            return cls(label=f"api-key:{user.key.prefix}")
-        return cls(label=f"user:{user.get_username()}", user=user)
-
-
-def next_invoice_number(*, entity, year: int) -> str:
-    """<entity's prefix>-<year>-<6 digits>, counted per billing entity and year. The counter row stays locked
-    until the finalizing transaction ends, so numbers are unique under concurrency and a rollback returns
-    its number: no gaps."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO invoicing_invoicenumbersequence (billing_entity_id, year, last_value) VALUES (%s, %s, 1)
-            ON CONFLICT (billing_entity_id, year)
-            DO UPDATE SET last_value = invoicing_invoicenumbersequence.last_value + 1
-            RETURNING last_value
-            """,
-            [entity.pk, year],
-        )
-        value = cursor.fetchone()[0]
-    return f"{entity.invoice_prefix}-{year}-{value:06d}"
+from .numbers import next_number
 
 
 @transaction.atomic
@@ -69,7 +35,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     status_require(invoice=invoice, allowed=(InvoiceStatus.DRAFT,), action="finalize")
     invoice_recompute(invoice=invoice, actor=actor, record=False, now=now)
     customer, entity = invoice.customer, invoice.billing_entity
-    invoice.number = next_invoice_number(entity=entity, year=now.year)
+    invoice.number = next_number(entity=entity, year=now.year)
     invoice.customer_snapshot = customer_bill_to(customer)
     invoice.seller_snapshot = entity_seller(entity)
     invoice.issued_at = now
@@ -87,6 +53,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, actor) -> Invoice:
     audit_event(invoice=invoice, action="finalized", actor=actor, from_status=InvoiceStatus.DRAFT, to_status=invoice.status,
            detail=f"{invoice.number}; nothing due" if nothing_due else invoice.number).save()
     invoice_finalized_on_commit(invoice_id=invoice.pk, nothing_due=nothing_due)
+    emit("invoice.finalized", invoice, now=now)
+    if nothing_due:
+        emit("invoice.paid", invoice, now=now)
     return invoice
 
 
@@ -126,6 +95,8 @@ def invoice_billing_failed(invoice_id, exc: Exception, *, now: datetime, actor, 
     invoice.save(update_fields=["billing_error", "billing_error_at", "billing_failures", "finalize_at", "updated_at"])
     audit_event(invoice=invoice, action=action, actor=actor, from_status=invoice.status, to_status=invoice.status,
            detail=error[:500]).save()
+    emit("billing.error", data={"object": "invoice", "id": str(invoice.pk), "action": action, "error": error,
+                                "failures": invoice.billing_failures, "retry_at": invoice.finalize_at}, now=now)
     logging.getLogger(__name__).error(
         "%s for invoice %s (attempt %d): %s", action, invoice_id, invoice.billing_failures, error
     )
@@ -172,6 +143,7 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
     invoice = invoice_locked(invoice=invoice)
     status_require(invoice=invoice, allowed=correctable_statuses(invoice), action="void")
     _interim_void_check(invoice)
+    issued_credit_notes_check(invoice)
     before = invoice.status
     if before != InvoiceStatus.DRAFT:
         credit_on_void(invoice=invoice, actor=actor)
@@ -185,6 +157,7 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
     audit_event(invoice=invoice, action="voided", actor=actor, from_status=before, to_status=InvoiceStatus.VOID, detail=reason).save()
     if before != InvoiceStatus.DRAFT:
         invoice_voided_on_commit(invoice_id=invoice.pk)  # the customer had it: the void notice follows
+    emit("invoice.voided", invoice, now=now)
     return invoice
 
 
@@ -204,12 +177,13 @@ def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: dateti
     before = invoice.status
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = paid_at or now
-    invoice.amount_paid = invoice.amount_due  # what remains, in full
+    invoice.amount_paid = invoice.amount_due - invoice.amount_credited  # what remains, in full
     invoice.payment_reference = reference or ""
     invoice.save()
     _document_outdated(invoice)
     audit_event(invoice=invoice, action="marked_paid", actor=actor, from_status=before, to_status=InvoiceStatus.PAID,
            detail=reference).save()
+    emit("invoice.paid", invoice, now=now)
     return invoice
 
 
@@ -222,6 +196,7 @@ def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime, actor) -> Inv
     _document_outdated(invoice)
     audit_event(invoice=invoice, action="marked_uncollectible", actor=actor, from_status=InvoiceStatus.OPEN,
            to_status=InvoiceStatus.UNCOLLECTIBLE).save()
+    emit("invoice.marked_uncollectible", invoice, now=now)
     return invoice
 
 

@@ -52,11 +52,49 @@
     if (el && window.history && history.replaceState) { history.replaceState(null, "", el.getAttribute("data-replace-url")); }
   }
 
+  // A form with data-preview-url shows what it would do as it is filled in: its fields go to that URL
+  // with fragment=1 (a GET: nothing is stored) and the HTML answer replaces #price-preview or the
+  // element data-preview-target names. Without it, the form's Preview button posts the same form.
+  function livePreviews(root) {
+    root.querySelectorAll("form[data-preview-url]").forEach(function (form) {
+      var url = form.getAttribute("data-preview-url");
+      var selector = form.getAttribute("data-preview-target") || "#price-preview";
+      var target = form.querySelector(selector) || document.querySelector(selector);
+      if (!target) return;
+      var timer = null;
+      var latest = 0;
+
+      function refresh() {
+        var params = new URLSearchParams();
+        new FormData(form).forEach(function (value, key) {
+          if (key !== "csrfmiddlewaretoken" && key !== "preview") params.append(key, value);
+        });
+        params.set("fragment", "1");
+        var ticket = ++latest;
+        fetch(url + "?" + params.toString(), { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+          .then(function (response) { return response.ok || response.status === 400 ? response.text() : Promise.reject(response.status); })
+          .then(function (html) {
+            if (ticket !== latest) return; // an older answer arriving after a newer one
+            target.innerHTML = html;
+          })
+          .catch(function () { /* keep the last preview; the Preview button still works */ });
+      }
+
+      function schedule() {
+        clearTimeout(timer);
+        timer = setTimeout(refresh, 250);
+      }
+      form.addEventListener("input", schedule);
+      form.addEventListener("change", schedule);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     replaceUrl(document);
     localTimes(document);
     confirmations(document);
     copyButtons(document);
+    livePreviews(document);
   });
   window.Fluxbill = { localTimes: localTimes };
 })();

@@ -1,5 +1,5 @@
 // The charge form and price calculator, enhanced: add/remove tier rows, show only the fields the
-// chosen charge type and pricing model use, and a live "what would N units cost" preview.
+// chosen charge type and pricing model use (the live "what would N units cost" preview is app.js's).
 // Without this file the form still works: five tier rows, every field shown, a Preview button.
 (function () {
   "use strict";
@@ -78,44 +78,12 @@
     apply();
   }
 
-  function livePreview(form) {
-    var url = form.getAttribute("data-preview-url");
-    var target = form.querySelector("#price-preview") || document.getElementById("price-preview");
-    if (!url || !target) return;
-    var timer = null;
-    var latest = 0;
-
-    function refresh() {
-      var params = new URLSearchParams();
-      new FormData(form).forEach(function (value, key) {
-        if (key !== "csrfmiddlewaretoken" && key !== "preview") params.append(key, value);
-      });
-      params.set("fragment", "1");
-      var ticket = ++latest;
-      fetch(url + "?" + params.toString(), { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
-        .then(function (response) { return response.ok || response.status === 400 ? response.text() : Promise.reject(response.status); })
-        .then(function (html) {
-          if (ticket !== latest) return; // an older answer arriving after a newer one
-          target.innerHTML = html;
-        })
-        .catch(function () { /* keep the last preview; the Preview button still works */ });
-    }
-
-    function schedule() {
-      clearTimeout(timer);
-      timer = setTimeout(refresh, 250);
-    }
-    form.addEventListener("input", schedule);
-    form.addEventListener("change", schedule);
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     ["charge-form", "calculator"].forEach(function (id) {
       var form = document.getElementById(id);
       if (!form) return;
       tierEditor(form);
       visibility(form);
-      livePreview(form);
     });
   });
 })();

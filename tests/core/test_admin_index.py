@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db
 FINANCE_SECTIONS = {
     "Catalog": ["Meters", "Plans", "Charges", "Tax rates"],
     "Customers": ["Customers", "Subscriptions", "Billing entities"],
-    "Billing": ["Invoices", "Credit ledger", "Usage events"],
-    "Keys": ["API keys"],
+    "Billing": ["Invoices", "Credit notes", "Credit ledger", "Usage events"],
+    "Keys and webhooks": ["API keys", "Webhook endpoints", "Webhook deliveries"],
 }
 
 
@@ -44,9 +44,9 @@ def test_finance_sees_the_index_in_finance_sections_in_order(client):
     response = _login(client, _staff("Finance")).get("/admin/")
 
     assert _sections(response) == FINANCE_SECTIONS  # dicts keep order: the comparison is of names only
-    assert list(_sections(response)) == ["Catalog", "Customers", "Billing", "Keys"]
+    assert list(_sections(response)) == ["Catalog", "Customers", "Billing", "Keys and webhooks"]
     html = response.content.decode()
-    assert _captions(html) == ["Catalog", "Customers", "Billing", "Keys"]
+    assert _captions(html) == ["Catalog", "Customers", "Billing", "Keys and webhooks"]
     assert 'href="/static/fluxbill/admin.css"' in html  # the tables' styles, from a file (CSP)
     # The links are the models' own admin URLs, unchanged.
     for url in ["/admin/metering/meter/", "/admin/catalog/plan/", "/admin/catalog/charge/", "/admin/customers/customer/",
@@ -58,7 +58,7 @@ def test_a_superuser_also_gets_users_and_groups_after_finances_sections(client):
     root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456")
     sections = _sections(_login(client, root).get("/admin/"))
 
-    assert list(sections)[:5] == ["Catalog", "Customers", "Billing", "Keys", "Users and groups"]
+    assert list(sections)[:5] == ["Catalog", "Customers", "Billing", "Keys and webhooks", "Users and groups"]
     assert sections["Users and groups"] == ["Users", "Groups"]
     # Other apps' models (periodic tasks, login attempts) keep their own boxes after ours.
     assert "Catalog" not in list(sections)[5:] and all(name not in FINANCE_SECTIONS for name in list(sections)[5:])

@@ -3,10 +3,14 @@
 A column that reads a relation without the selector loading it (an N+1) makes the 3N count larger.
 """
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from invoicing.models import CreditNote
 from tests.factories import (
     CustomerFactory,
     FixedChargeFactory,
@@ -34,6 +38,15 @@ def _api_key(user):
     make_api_key(created_by=user)
 
 
+def _credit_note(user):
+    invoice = InvoiceFactory()
+    CreditNote.objects.create(
+        number=f"CN-{invoice.number}", invoice=invoice, customer=invoice.customer, billing_entity=invoice.billing_entity,
+        currency="USD", reason="other", subtotal=Decimal("1.00"), total=Decimal("1.00"), credit_amount=Decimal("1.00"),
+        issued_at=timezone.now(), actor="test",
+    )
+
+
 PAGES = {
     "/meters/": lambda user: MeterFactory(),
     "/plans/": lambda user: _plan(),
@@ -41,6 +54,7 @@ PAGES = {
     "/subscriptions/": lambda user: SubscriptionFactory(),
     "/invoices/": lambda user: InvoiceFactory(),
     "/api-keys/": _api_key,
+    "/credit-notes/": _credit_note,
 }
 EXPORTS = ["/invoices/export.csv", "/customers/export.csv", "/subscriptions/export.csv", "/plans/export.csv"]
 

@@ -9,6 +9,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from desk.tasks import warm_overview
 from metering.tasks import usage_rollup_advance
 from invoicing.tasks import finalize_due_invoices, refresh_drafts, rollover_subscriptions, send_pending_emails
+from webhooks.tasks import deliver_due, prune
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +20,8 @@ EXPECTED = {
     "fluxbill: send pending invoice emails": ("invoicing.send_pending_emails", 60),
     "fluxbill: warm the overview": ("desk.warm_overview", 600),
     "fluxbill: advance the usage rollup": ("metering.usage_rollup_advance", 60),
+    "fluxbill: deliver webhooks": ("webhooks.deliver_due", 5),
+    "fluxbill: prune old webhook events": ("webhooks.prune", 86400),
 }
 
 
@@ -30,7 +33,7 @@ def rows():
     }
 
 
-def test_running_setup_schedules_twice_leaves_six_tasks():
+def test_running_setup_schedules_twice_leaves_each_task_once():
     call_command("setup_schedules", stdout=io.StringIO())
     assert rows() == EXPECTED
     call_command("setup_schedules", stdout=io.StringIO())
@@ -54,7 +57,7 @@ def test_setup_schedules_updates_a_changed_interval_in_place(settings):
 
 def test_the_scheduled_task_names_are_registered_tasks():
     assert {rollover_subscriptions.name, finalize_due_invoices.name, send_pending_emails.name, warm_overview.name,
-            usage_rollup_advance.name, refresh_drafts.name} == {
+            usage_rollup_advance.name, refresh_drafts.name, deliver_due.name, prune.name} == {
         task for task, _ in EXPECTED.values()
     }
 
