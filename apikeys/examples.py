@@ -17,6 +17,7 @@ RESOURCE_PATHS = {
     "subscriptions": "/api/v1/subscriptions",
     "invoices": "/api/v1/invoices",
     "credit_notes": "/api/v1/credit-notes",
+    "payments": "/api/v1/payments",
     "webhooks": "/api/v1/webhook-endpoints",
     "api_keys": "/api/v1/api-keys",
 }
@@ -36,6 +37,7 @@ WRITE_EXAMPLES = {
     "invoices": ("POST", "/api/v1/invoices/<invoice id>/finalize", None),
     "credit_notes": ("POST", "/api/v1/credit-notes", {"invoice_id": "<invoice id>", "reason": "order_change",
                                                       "items": [{"invoice_line_id": 1}]}),
+    "payments": ("POST", "/api/v1/invoices/<invoice id>/payments", {"amount": "100.00", "method": "transfer"}),
     "webhooks": ("POST", "/api/v1/webhook-endpoints", {"url": "https://hooks.example.com/fluxbill", "event_types": []}),
     "api_keys": ("POST", "/api/v1/api-keys", {"name": "CI key", "scopes": ["usage.read"]}),
 }

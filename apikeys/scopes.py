@@ -4,7 +4,7 @@ ALL = "*"
 USAGE_WRITE = "usage.write"
 USAGE_READ = "usage.read"
 
-RESOURCES = ("features", "plans", "tax_rates", "customers", "billing_entities", "subscriptions", "invoices", "credit_notes", "webhooks", "api_keys")
+RESOURCES = ("features", "plans", "tax_rates", "customers", "billing_entities", "subscriptions", "invoices", "credit_notes", "payments", "webhooks", "api_keys")
 
 SCOPES: tuple[str, ...] = (
     USAGE_WRITE,

@@ -12,7 +12,9 @@ from invoicing.api.views import (
     CreditNoteViewSet,
     CustomerCreditViewSet,
     InvoiceCreditNoteViewSet,
+    InvoicePaymentViewSet,
     InvoiceViewSet,
+    PaymentViewSet,
     SubscriptionInvoiceViewSet,
 )
 from metering.api.ingest import (
@@ -45,6 +47,7 @@ router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
+router.register("payments", PaymentViewSet, basename="payment")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
@@ -56,6 +59,8 @@ customer_credit = Router()
 customer_credit.register("customers", CustomerCreditViewSet, basename="customer")
 invoice_credit_notes = Router()
 invoice_credit_notes.register("invoices", InvoiceCreditNoteViewSet, basename="invoice")
+invoice_payments = Router()
+invoice_payments.register("invoices", InvoicePaymentViewSet, basename="invoice")
 
 urlpatterns = [
     path("auth/login", LoginView.as_view(), name="auth-login"),
@@ -76,4 +81,5 @@ urlpatterns = [
     path("", include(subscription_invoices.urls)),
     path("", include(customer_credit.urls)),
     path("", include(invoice_credit_notes.urls)),
+    path("", include(invoice_payments.urls)),
 ]

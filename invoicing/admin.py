@@ -1,4 +1,4 @@
-"""Invoices and credit notes in admin: read, never edited; they change only through actions that call the
+"""Invoices, credit notes and payments in admin: read, never edited; they change only through actions that call the
 lifecycle and credit-note services.
 
 Voiding and marking paid ask first, on a page of their own (as the dashboard does): a void records why, a payment
@@ -31,10 +31,11 @@ from customers.admin import SubscriptionAdmin
 from customers.models import Subscription
 
 from .forms import MarkPaidForm, VoidForm
-from .models import CreditEntry, CreditNote, CreditNoteItem, Invoice, InvoiceEvent, InvoiceLine
+from .models import CreditEntry, CreditNote, CreditNoteItem, Invoice, InvoiceEvent, InvoiceLine, Payment
 from .services.credit import credit_adjust
 from .services.credit_note_delivery import credit_note_email_send
 from .services.credit_notes import credit_note_void
+from .services.payments import payment_record, payment_reverse
 from .services import (
     Actor,
     EmailResult,
@@ -443,3 +444,91 @@ class CreditNoteAdmin(HistoryAdmin, CheckedAdmin):
                 self.message_user(request, f"{note.number}: {error}", level=messages.ERROR)
             else:
                 self.message_user(request, f"{note.number}: email sent.")
+
+
+# --- payments -------------------------------------------------------------------------
+
+
+class PaymentRecordForm(forms.ModelForm):
+    """Money received for an invoice: payment_record checks it and decides what it pays and what it overpays."""
+
+    class Meta:
+        model = Payment
+        fields = ["invoice", "amount", "received_at", "method", "reference"]
+        help_texts = {"amount": "What arrived; beyond what remains goes to the customer's credit balance.",
+                      "received_at": "The day it arrived (UTC)."}
+
+
+class AdminPaymentReverseForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, help_text="Recorded in each invoice's audit trail, e.g. cheque bounced.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
+@admin.register(Payment)
+class PaymentAdmin(HistoryAdmin, ServiceAdmin):
+    """Payments are recorded here, on an invoice's page or by the API, through payment_record; never edited,
+    reversed by the action (payment_reverse)."""
+
+    form = PaymentRecordForm
+    list_display = ["received_at", "invoice", "customer", "status", "amount_shown", "applied_shown", "credit_shown",
+                    "method", "reference", "actor"]
+    list_filter = ["status", "currency", "method"]
+    search_fields = ["invoice__number", "customer__name", "customer__external_id", "reference"]
+    list_select_related = ["invoice", "customer"]
+    autocomplete_fields = ["invoice"]
+    date_hierarchy = "received_at"
+    actions = ["reverse"]
+    shown_fields = ["invoice", "customer", "currency", "amount_shown", "applied_shown", "credit_shown", "received_at",
+                    "method", "reference", "status", "reversed_at", "reversal_reason", "actor", "created_at"]
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, payment):
+        return money_cell(payment.amount, payment.currency)
+
+    @admin.display(description="Paid of the invoice")
+    def applied_shown(self, payment):
+        return money_cell(payment.applied_amount, payment.currency)
+
+    @admin.display(description="Overpaid, to credit")
+    def credit_shown(self, payment):
+        return money_cell(payment.credit_amount, payment.currency)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.shown_fields
+
+    def get_fields(self, request, obj=None):
+        return self.shown_fields if obj is not None else ["invoice", "amount", "received_at", "method", "reference"]
+
+    def create(self, request, form):
+        data = form.cleaned_data
+        return payment_record(invoice=data["invoice"], amount=data["amount"], received_at=data["received_at"],
+                              method=data["method"], reference=data["reference"], now=timezone.now(),
+                              actor=Actor.from_request(request))
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # reversed, never deleted
+
+    def has_reverse_permission(self, request):
+        return may(request.user, perms.REVERSE_PAYMENT)
+
+    @admin.action(description="Reverse selected payments …", permissions=["reverse"])
+    def reverse(self, request, queryset):
+        form = AdminPaymentReverseForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return action_ask(self, request, queryset, form, action="reverse", title="Reverse these payments?",
+                              text="What each paid is owed again (a paid invoice reopens); what it overpaid leaves the "
+                                   "customer's credit balance (refused if used).", button="Reverse them")
+        actor = Actor.from_request(request)
+        for payment in queryset.select_related("invoice"):
+            try:
+                payment_reverse(payment=payment, reason=form.cleaned_data["reason"], now=timezone.now(), actor=actor)
+            except DomainError as exc:
+                self.message_user(request, f"{payment} on {payment.invoice}: {exc.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{payment} on {payment.invoice}: reversed.")
+        return None

@@ -11,8 +11,8 @@ from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from customers.filters import CustomerRefFilter
 from fluxbill.core.filters import BillingFailedFilter, DayFilter, DayOrInstantFilter, FilterSet
 
-from .choices import CreditNoteReason, CreditNoteStatus, InvoiceKind, InvoiceStatus
-from .models import CreditNote, Invoice
+from .choices import CreditNoteReason, CreditNoteStatus, InvoiceKind, InvoiceStatus, PaymentStatus
+from .models import CreditNote, Invoice, Payment
 
 DAY = forms.DateInput(attrs={"type": "date"})
 
@@ -120,3 +120,30 @@ class CreditNoteFilterSet(FilterSet):
         model = CreditNote
         form = CreditNoteFilterForm
         fields = ["status", "reason", "invoice", "customer", "number", "currency"]
+
+
+class PaymentFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("received_from"), data.get("received_to")
+        if low is not None and high is not None and high < low:
+            self.add_error("received_to", "The end of the range is before its start.")
+        return data
+
+
+class PaymentFilterSet(FilterSet):
+    """The payment list's filters: the dashboard list and the API list."""
+
+    status = django_filters.ChoiceFilter(choices=PaymentStatus.choices, empty_label="Any status")
+    invoice = django_filters.UUIDFilter(field_name="invoice_id", label="Invoice id")
+    customer = CustomerRefFilter()
+    received_from = DayFilter(field_name="received_at", lookup_expr="gte", label="Received from", widget=DAY)
+    received_to = DayFilter(field_name="received_at", lookup_expr="lte", label="Received to", widget=DAY)
+    currency = django_filters.CharFilter(
+        lookup_expr="iexact", max_length=3, widget=forms.TextInput(attrs={"placeholder": "USD", "size": 4})
+    )
+
+    class Meta:
+        model = Payment
+        form = PaymentFilterForm
+        fields = ["status", "invoice", "customer", "currency"]

@@ -39,6 +39,25 @@ class MarkPaidForm(forms.Form):
         return now if day == now.date() else _midnight(day)
 
 
+class PaymentForm(forms.Form):
+    """Money received: any amount (partial, or more than remains: the rest goes to the customer's credit)."""
+
+    amount = forms.DecimalField(max_digits=20, decimal_places=4, min_value=0, help_text="What arrived.")
+    received_on = DayField(
+        label="Received on", widget=forms.DateInput(attrs={"type": "date"}), help_text="The day it arrived (UTC)."
+    )
+    method = forms.CharField(max_length=50, required=False, help_text="Transfer, card, cheque…")
+    reference = forms.CharField(max_length=200, required=False, help_text="Bank reference, cheque number…")
+
+    def __init__(self, *args, initial=None, **kwargs):
+        initial = {"received_on": timezone.now().date(), **(initial or {})}
+        super().__init__(*args, initial=initial, **kwargs)
+
+
+class PaymentReverseForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="Recorded in the invoice's audit trail, e.g. cheque bounced.")
+
+
 class VoidForm(forms.Form):
     reason = forms.CharField(
         max_length=500, required=False, help_text="Recorded in the audit trail.",

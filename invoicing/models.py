@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
 from fluxbill.core.history import tracked
+from fluxbill.core.money import money_string
 from metering.models import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 
 from .choices import CreditKind, CreditNoteReason, CreditNoteStatus, InvoiceKind, InvoiceStatus, LineKind, PaymentStatus
@@ -439,4 +440,4 @@ class Payment(models.Model):
         indexes = [models.Index(fields=["invoice", "status"], name="payment_invoice_status")]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} on {self.received_at}"
+        return f"{money_string(self.amount, self.currency)} {self.currency} received {self.received_at}"

@@ -17,7 +17,7 @@ from metering.aggregation import window_summary
 from metering.models import Meter, UsageEvent
 
 from .choices import LineKind
-from .models import CreditEntry, CreditNote, Invoice, InvoiceLine
+from .models import CreditEntry, CreditNote, Invoice, InvoiceLine, Payment
 from .parties import invoice_parties  # noqa: F401 - pages, API and the PDF read an invoice's parties here
 from .services.generation import BillingWindow, compute_windows, interim_window, invoice_preview
 from .services.lines import LineDraft
@@ -236,3 +236,13 @@ def credit_note_list() -> QuerySet:
 def invoice_credit_notes(invoice) -> list:
     """The notes on one invoice, oldest first, for its page (one query)."""
     return list(CreditNote.objects.filter(invoice_id=invoice.pk).order_by("issued_at", "number"))
+
+
+def payment_list() -> QuerySet:
+    """Payments with their invoice's number (one query a page)."""
+    return Payment.objects.select_related("invoice", "customer").order_by("-received_at", "-created_at", "-id")
+
+
+def invoice_payments(invoice) -> list:
+    """The payments on one invoice, oldest first, for its page (one query)."""
+    return list(Payment.objects.filter(invoice_id=invoice.pk).order_by("received_at", "created_at"))

@@ -99,3 +99,37 @@ class CreditNoteTable(Table):
         ExportColumn("voided_at", "voided_at"),
         ExportColumn("id", "id"),
     )
+
+
+class PaymentTable(Table):
+    default_sort = "-received"
+    columns = (
+        Column("received", "Received", sort="received_at", template="{{ row.received_at|date:'Y-m-d' }}"),
+        Column("invoice", "Invoice", sort="invoice__number",
+               template='<a href="{% url \'invoicing:invoice-detail\' row.invoice_id %}">{{ row.invoice.number }}</a>'),
+        CUSTOMER,
+        Column("amount", "Amount", sort="amount", align="num", template="{{ row.amount|money:row.currency }}"),
+        Column("applied", "Applied", template=(
+            "{{ row.applied_amount|money:row.currency }}"
+            "{% if row.credit_amount %}<br>{{ row.credit_amount|money:row.currency }} to credit{% endif %}"
+        )),
+        Column("method", "Method", template="{{ row.method }}{% if row.reference %} · {{ row.reference }}{% endif %}"),
+        Column("status", "Status", sort="status",
+               template='<span class="badge {{ row.status }}">{{ row.get_status_display }}</span>'),
+    )
+    export_columns = (
+        ExportColumn("received_at", "received_at"),
+        ExportColumn("invoice_number", "invoice__number"),
+        ExportColumn("customer_external_id", "customer__external_id"),
+        ExportColumn("customer_name", "customer__name"),
+        ExportColumn("currency", "currency"),
+        ExportColumn("amount", "amount", money="currency"),
+        ExportColumn("applied_amount", "applied_amount", money="currency"),
+        ExportColumn("credit_amount", "credit_amount", money="currency"),
+        ExportColumn("method", "method"),
+        ExportColumn("reference", "reference"),
+        ExportColumn("status", "status"),
+        ExportColumn("reversed_at", "reversed_at"),
+        ExportColumn("reversal_reason", "reversal_reason"),
+        ExportColumn("id", "id"),
+    )

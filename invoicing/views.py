@@ -19,15 +19,24 @@ from fluxbill.core import permissions as perms
 from fluxbill.core.dashboard import require
 from fluxbill.core.errors import DomainError
 from fluxbill.core.lists import ObjectListView
+from fluxbill.core.money import money_string
 from fluxbill.core.permissions import may
 from metering.exports import events_csv
 from metering.selectors import events_in_window, keyset_page, with_properties_text
 
 from . import selectors
 from .choices import CreditNoteStatus, InvoiceStatus
-from .filters import CreditNoteFilterSet, InvoiceFilterSet
-from .forms import CreditNoteForm, CreditNoteVoidForm, MarkPaidForm, UsageWindowForm, VoidForm
-from .models import CreditNote, Invoice, InvoiceLine
+from .filters import CreditNoteFilterSet, InvoiceFilterSet, PaymentFilterSet
+from .forms import (
+    CreditNoteForm,
+    CreditNoteVoidForm,
+    MarkPaidForm,
+    PaymentForm,
+    PaymentReverseForm,
+    UsageWindowForm,
+    VoidForm,
+)
+from .models import CreditNote, Invoice, InvoiceLine, Payment
 from .services import (
     Actor,
     EmailResult,
@@ -49,7 +58,8 @@ from .services.credit_notes import (
     credit_note_void,
     line_rooms,
 )
-from .tables import CreditNoteTable, InvoiceLineTable, InvoiceTable
+from .services.payments import payment_record, payment_reverse
+from .tables import CreditNoteTable, InvoiceLineTable, InvoiceTable, PaymentTable
 
 
 def _actor(request) -> Actor:
@@ -143,6 +153,20 @@ def _mark_paid(request, invoice, form, now):
     return done, f"{done} marked paid on {done.paid_at:%Y-%m-%d}."
 
 
+def _record_payment(request, invoice, form, now):
+    data = form.cleaned_data
+    payment = payment_record(
+        invoice=invoice, amount=data["amount"], received_at=data["received_on"], method=data["method"],
+        reference=data["reference"], now=now, actor=_actor(request),
+    )
+    invoice.refresh_from_db()
+    currency = payment.currency
+    message = f"{money_string(payment.amount, currency)} {currency} recorded on {invoice}."
+    if payment.credit_amount:
+        message += f" {money_string(payment.credit_amount, currency)} {currency} beyond what remained went to the customer's credit."
+    return invoice, message
+
+
 def _mark_uncollectible(request, invoice, form, now):
     done = invoice_mark_uncollectible(invoice=invoice, now=now, actor=_actor(request))
     return done, f"{done} marked uncollectible. It can still be marked paid or voided."
@@ -171,6 +195,9 @@ ACTIONS = {
                text="The invoice is recomputed one last time, numbered, frozen and emailed to the customer."),
         Action("mark-paid", "Mark paid", perms.MARK_PAID_INVOICE, _OPEN, css="primary", form_class=MarkPaidForm, run=_mark_paid,
                text="Record the payment of this invoice."),
+        Action("record-payment", "Record payment", perms.ADD_PAYMENT, _OPEN, form_class=PaymentForm, run=_record_payment,
+               text="Record money received for this invoice: part of it, all of it, or more (the rest goes to the "
+                    "customer's credit balance)."),
         Action("mark-uncollectible", "Mark uncollectible", perms.MARK_UNCOLLECTIBLE_INVOICE, (InvoiceStatus.OPEN,), css="danger",
                run=_mark_uncollectible, confirm="Mark this invoice uncollectible?",
                text="The invoice stays on the books as not expected to be paid; it can still be marked paid or voided."),
@@ -225,6 +252,10 @@ def invoice_detail(request, pk):
         "void_action": ACTIONS["void"] if ACTIONS["void"] in offered else None,
         "mark_paid_action": ACTIONS["mark-paid"] if ACTIONS["mark-paid"] in offered else None,
         "mark_paid_form": MarkPaidForm(initial={"paid_on": timezone.now().date()}),
+        "payment_action": ACTIONS["record-payment"] if ACTIONS["record-payment"] in offered else None,
+        "payment_form": PaymentForm(),
+        "payments": selectors.invoice_payments(invoice),
+        "may_reverse": may(request.user, perms.REVERSE_PAYMENT),
         "void_form": VoidForm(),
         "credit_notes": selectors.invoice_credit_notes(invoice),
         "may_credit": invoice.status in CREDITABLE_STATUSES and may(request.user, perms.ADD_CREDIT_NOTE),
@@ -282,6 +313,7 @@ invoice_finalize_view = _action_view(ACTIONS["finalize"])
 invoice_void_view = _action_view(ACTIONS["void"])
 invoice_mark_paid_view = _action_view(ACTIONS["mark-paid"])
 invoice_mark_uncollectible_view = _action_view(ACTIONS["mark-uncollectible"])
+invoice_record_payment_view = _action_view(ACTIONS["record-payment"])
 invoice_regenerate_view = _action_view(ACTIONS["regenerate"])
 invoice_resend_view = _action_view(ACTIONS["resend"])
 
@@ -508,3 +540,55 @@ def credit_note_resend_view(request, pk):
 
     return _note_action(request, note, title="Resend email", button="Resend email", css="secondary", form=None, run=run,
                         text="The credit note and its PDF are emailed to the customer's billing address again.")
+
+
+# --- payments -------------------------------------------------------------------------
+
+
+class PaymentList(ObjectListView):
+    """Payments, filtered by PaymentFilterSet (the API's too), as a page or as CSV."""
+
+    permission = perms.VIEW_PAYMENT
+    filterset_class = PaymentFilterSet
+    table_class = PaymentTable
+    title = "Payments"
+    url_name = "invoicing:payment-list"
+    export_url_name = "invoicing:payment-export"
+    export_filename = "payments"
+    plural = "payments"
+    toolbar_filters = ("status", "customer", "received_from", "received_to", "currency")
+    empty_text = "<p>No payments yet. Record one from an open invoice's page (“Record payment”).</p>"
+
+    def get_queryset(self):
+        return selectors.payment_list()
+
+    def get_export_queryset(self):
+        return Payment.objects.all()
+
+
+payment_list = PaymentList.list_view()
+payment_export = PaymentList.export_view()
+
+
+@require(perms.REVERSE_PAYMENT)
+def payment_reverse_view(request, pk):
+    payment = get_object_or_404(Payment.objects.select_related("invoice"), pk=pk)
+    form = PaymentReverseForm(request.POST if request.method == "POST" else None)
+    back = reverse("invoicing:invoice-detail", args=[payment.invoice_id])
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment_reverse(payment=payment, reason=form.cleaned_data["reason"], now=timezone.now(), actor=_actor(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            amount = money_string(payment.amount, payment.currency)
+            messages.success(request, f"Payment of {amount} {payment.currency} reversed; {payment.invoice} owes it again.")
+        return redirect(back)
+    context = {
+        "title": f"Reverse payment: {money_string(payment.amount, payment.currency)} {payment.currency} on {payment.invoice}",
+        "text": "What this payment paid is owed again (a paid invoice reopens); what it overpaid leaves the customer's "
+                "credit balance, which is refused if later invoices have used it.",
+        "button": "Reverse payment", "css": "danger", "form": form, "action": request.path, "back": back,
+        "subject": payment.invoice,
+    }
+    return render(request, "invoicing/action.html", context)

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apikeys.scopes import SCOPES
 from apikeys.services import api_key_revoke
 from catalog.models import TaxRate
-from invoicing.models import CreditNote, CreditNoteItem, Invoice, InvoiceLine
+from invoicing.models import CreditNote, CreditNoteItem, Invoice, InvoiceLine, Payment
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import emit
 from tests.factories import (
@@ -97,6 +97,11 @@ API = [
     ("credit-note-void", "post", {}, "credit_notes.write", "invoicing.void_creditnote", 200),
     ("credit-note-send-email", "post", None, "credit_notes.write", "invoicing.send_creditnote_email", 200),
     ("invoice-void", "post", {}, "invoices.write", "invoicing.void_invoice", 200),
+    ("invoice-payments", "get", None, "payments.read", "invoicing.view_payment", 200),
+    ("invoice-payments", "post", {}, "payments.write", "invoicing.add_payment", 400),
+    ("payment-list", "get", None, "payments.read", "invoicing.view_payment", 200),
+    ("payment-detail", "get", None, "payments.read", "invoicing.view_payment", 200),
+    ("payment-reverse", "post", {}, "payments.write", "invoicing.reverse_payment", 400),
     ("webhook-endpoint-list", "get", None, "webhooks.read", "webhooks.view_webhookendpoint", 200),
     ("webhook-endpoint-list", "post", {}, "webhooks.write", "webhooks.add_webhookendpoint", 400),
     ("webhook-endpoint-detail", "get", None, "webhooks.read", "webhooks.view_webhookendpoint", 200),
@@ -177,6 +182,10 @@ DASHBOARD = [
     ("invoicing:credit-note-pdf", "get", "invoicing.view_creditnote", 200),
     ("invoicing:credit-note-void", "get", "invoicing.void_creditnote", 200),
     ("invoicing:credit-note-resend", "get", "invoicing.send_creditnote_email", 200),
+    ("invoicing:invoice-record-payment", "get", "invoicing.add_payment", 200),
+    ("invoicing:payment-list", "get", "invoicing.view_payment", 200),
+    ("invoicing:payment-export", "get", "invoicing.view_payment", 200),
+    ("invoicing:payment-reverse", "get", "invoicing.reverse_payment", 200),
     ("invoicing:window-usage", "get", "customers.view_subscription", 400),  # no window named: a 400 page
     ("webhooks:endpoint-list", "get", "webhooks.view_webhookendpoint", 200),
     ("webhooks:endpoint-export", "get", "webhooks.view_webhookendpoint", 200),
@@ -255,6 +264,8 @@ def world(db):
     )  # fmt: skip
     CreditNoteItem.objects.create(credit_note=note, invoice_line=issued_line, description="Calls", amount=Decimal("1.00"),
                                   tax_amount=Decimal("0.19"), total=Decimal("1.19"))
+    payment = Payment.objects.create(invoice=issued, customer=customer, currency="USD", amount=Decimal("1.00"),
+                                     applied_amount=Decimal("1.00"), received_at=now.date(), actor="test")
     hook = WebhookEndpoint.objects.create(url="https://hooks.example.com/fluxbill")
     emit("billing.error", data={"world": True})
     delivery = WebhookDelivery.objects.get(endpoint=hook)
@@ -270,6 +281,7 @@ def world(db):
         "webhook-endpoint": hook.pk, "webhook-delivery": delivery.pk, "webhooks:endpoint": hook.pk,
         "webhooks:delivery": delivery.pk,
         "credit-note": note.pk, "invoicing:credit-note": note.pk, "invoicing:invoice-credit-note": issued.pk,
+        "payment": payment.pk, "invoicing:payment": payment.pk,
     }  # fmt: skip
     return {"ids": ids, "now": now}
 

@@ -41,6 +41,7 @@ from customers.services import subscription_create
 from fluxbill.wsgi import application
 from invoicing.services import Actor, invoice_finalize, subscription_generate_interim
 from invoicing.services.credit_notes import credit_note_issue
+from invoicing.services.payments import payment_record
 from webhooks.models import WebhookDelivery
 from webhooks.services import emit, endpoint_create
 from tests.factories import (
@@ -105,6 +106,7 @@ class World:
         line = issued.lines.order_by("id").first()
         note = credit_note_issue(invoice=issued, reason="other", items=[{"invoice_line_id": line.pk, "amount": "0.01"}],
                                  now=now, actor=actor)
+        payment = payment_record(invoice=issued, amount="0.01", method="transfer", now=now, actor=actor)
         vat = tax_rate_create(code=f"VAT-{tag}", name="VAT 19%", rate="19")
         hook = endpoint_create(url="https://hooks.example.com/fluxbill", actor=actor)
         emit("billing.error", data={"fuzz": True})
@@ -119,6 +121,7 @@ class World:
             "/api/v1/features/": ids([count, total]),
             "/api/v1/invoices/": ids([draft, issued]),
             "/api/v1/credit-notes/": ids([note]),
+            "/api/v1/payments/": ids([payment]),
             "/api/v1/meters/": ids([count, total]) + [count.lookup_key],
             "/api/v1/plans/": ids([plan]),
             "/api/v1/subscriptions/": ids(subscriptions),

@@ -115,7 +115,8 @@ class FluxbillAdminSite(admin.AdminSite):
     sections = (
         ("Catalog", "catalog", ("metering.Meter", "catalog.Plan", "catalog.Charge", "catalog.TaxRate")),
         ("Customers", "customers", ("customers.Customer", "customers.Subscription", "customers.BillingEntity")),
-        ("Billing", "billing", ("invoicing.Invoice", "invoicing.InvoiceLine", "invoicing.CreditNote", "invoicing.CreditEntry",
+        ("Billing", "billing", ("invoicing.Invoice", "invoicing.InvoiceLine", "invoicing.CreditNote", "invoicing.Payment",
+                                "invoicing.CreditEntry",
                                 "metering.UsageEvent", "metering.RejectedEvent")),
         ("Keys and webhooks", "keys", ("apikeys.ApiKey", "webhooks.WebhookEndpoint", "webhooks.WebhookDelivery")),
         ("Users and groups", "users", ("auth.User", "auth.Group")),

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from fluxbill.core.fields import DecimalString, InputSerializer, MoneyString
 from fluxbill.core.money import money_string
-from invoicing.models import CreditEntry, CreditNote, Invoice, InvoiceEvent, InvoiceLine
+from invoicing.models import CreditEntry, CreditNote, Invoice, InvoiceEvent, InvoiceLine, Payment
 
 
 class InvoiceLineOutput(serializers.ModelSerializer):
@@ -298,6 +298,38 @@ class CreditNotePreviewOutput(serializers.Serializer):
     lines = LineRoomOutput(many=True, source="rooms", help_text="Every line and what it can still be credited.")
 
 
+# Payments ------------------------------------------------------------------------------------------------------------
+
+
+class PaymentOutput(serializers.ModelSerializer):
+    invoice_id = serializers.UUIDField()
+    invoice_number = serializers.CharField(source="invoice.number")
+    customer_id = serializers.UUIDField()
+    amount = MoneyString(help_text="What was received.")
+    applied_amount = MoneyString(help_text="What it paid of the invoice (at most what remained).")
+    credit_amount = MoneyString(help_text="The overpayment, added to the customer's credit balance.")
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id", "invoice_id", "invoice_number", "customer_id", "currency", "amount", "applied_amount", "credit_amount",
+            "received_at", "method", "reference", "status", "reversed_at", "reversal_reason", "actor", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentInput(InputSerializer):
+    amount = serializers.CharField(max_length=40, help_text="What was received, as a decimal string such as '120.00'.")
+    received_at = serializers.DateField(required=False, help_text="The day it arrived (UTC); default today.")
+    method = serializers.CharField(max_length=50, required=False, allow_blank=True, default="",
+                                   help_text="Free text: transfer, card, cheque…")
+    reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class PaymentReverseInput(InputSerializer):
+    reason = serializers.CharField(max_length=500, help_text="Why, e.g. 'cheque bounced'.")
+
+
 class InvoiceWebhookOutput(InvoiceOutput):
     """An invoice in webhook events: the list's JSON and its lines (the detail's audit trail stays in the API)."""
 
@@ -330,4 +362,7 @@ def webhook_shapes() -> dict:
             CreditNote.objects.select_related("invoice", "customer").prefetch_related("items").get(pk=obj.pk)
         ).data
 
-    return {"invoice": (invoice, invoices), "credit_note": (credit_note, None)}
+    def payment(obj):
+        return PaymentOutput(Payment.objects.select_related("invoice").get(pk=obj.pk)).data
+
+    return {"invoice": (invoice, invoices), "credit_note": (credit_note, None), "payment": (payment, None)}

@@ -13,7 +13,7 @@ from fluxbill.core.errors import Conflict, DomainError, InvalidInput
 from fluxbill.core.lookups import get_by_id_or_key
 from fluxbill.core.schema import ErrorResponse
 from invoicing import selectors
-from invoicing.filters import CreditNoteFilterSet, InvoiceFilterSet, default_ordering
+from invoicing.filters import CreditNoteFilterSet, InvoiceFilterSet, PaymentFilterSet, default_ordering
 from invoicing.services import (
     Actor,
     EmailResult,
@@ -31,6 +31,7 @@ from invoicing.services import (
 from invoicing.services.credit import credit_adjust
 from invoicing.services.credit_note_delivery import credit_note_email_send, credit_note_pdf
 from invoicing.services.credit_notes import credit_note_issue, credit_note_preview, credit_note_void
+from invoicing.services.payments import payment_record, payment_reverse
 
 from .serializers import (
     BalanceOutput,
@@ -44,6 +45,9 @@ from .serializers import (
     InvoiceDetailOutput,
     InvoiceOutput,
     MarkPaidInput,
+    PaymentInput,
+    PaymentOutput,
+    PaymentReverseInput,
     PreviewOutput,
     VoidInput,
 )
@@ -356,3 +360,49 @@ class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         response = HttpResponse(credit_note_pdf(note), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{note.number}.pdf"'
         return response
+
+
+class InvoicePaymentViewSet(viewsets.GenericViewSet):
+    """GET/POST /invoices/{id}/payments: an invoice's payments, and recording one. Routed beside InvoiceViewSet."""
+
+    queryset = selectors.invoice_list()
+    filter_backends = ()  # the list's filters are /payments'; here the invoice is looked up by its id alone
+    scope_resource = "payments"
+    action_permissions = {"payments": {"GET": perms.VIEW_PAYMENT, "POST": perms.ADD_PAYMENT}}
+
+    @extend_schema(methods=["GET"], request=None, responses={200: PaymentOutput(many=True)})
+    @extend_schema(methods=["POST"], request=PaymentInput, responses={201: PaymentOutput})
+    @action(detail=True, methods=["get", "post"], url_path="payments")
+    def payments(self, request, pk=None):
+        invoice = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(selectors.payment_list().filter(invoice_id=invoice.pk))
+            return self.get_paginated_response(PaymentOutput(page, many=True).data)
+        data = PaymentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = payment_record(invoice=invoice, now=timezone.now(), actor=Actor.from_request(request), **data.validated_data)
+        return Response(PaymentOutput(selectors.payment_list().get(pk=payment.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Payments: list, read, reverse (recording one is per invoice: /invoices/{id}/payments)."""
+
+    serializer_class = PaymentOutput
+    filterset_class = PaymentFilterSet
+    ordering_fields = ["received_at", "amount", "created_at"]
+    ordering = ["-received_at", "-created_at"]
+    scope_resource = "payments"
+    permission_model = "invoicing.payment"
+    action_permissions = {"reverse": perms.REVERSE_PAYMENT}
+
+    def get_queryset(self):
+        return selectors.payment_list()
+
+    @extend_schema(request=PaymentReverseInput, responses={200: PaymentOutput})
+    @action(detail=True, methods=["post"])
+    def reverse(self, request, pk=None):
+        data = PaymentReverseInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        payment = payment_reverse(payment=self.get_object(), reason=data.validated_data["reason"], now=timezone.now(),
+                                  actor=Actor.from_request(request))
+        return Response(PaymentOutput(selectors.payment_list().get(pk=payment.pk)).data)

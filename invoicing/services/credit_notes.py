@@ -21,22 +21,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import SimpleNamespace
 
 from django.db import transaction
 from django.db.models import Sum
 
-from catalog.models import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from fluxbill.core.errors import InvalidInput, InvalidTransition
 from fluxbill.core.fields import decimal_to_string
-from fluxbill.core.money import fits_column, is_representable, money_string
+from fluxbill.core.money import money_string
 from webhooks.services import emit
 
 from ..choices import CreditKind, CreditNoteReason, CreditNoteStatus, InvoiceStatus
 from ..events import credit_note_issued_on_commit
 from ..models import CreditNote, CreditNoteItem, Invoice, InvoiceDocument, InvoiceLine, InvoiceNumberSequence
 from .audit import audit_event
+from .amounts import money_input
 from .credit import credit_entry_append
 from .lines import LineDraft
 from .locks import customer_lock, invoice_locked
@@ -133,22 +133,6 @@ def line_rooms(invoice: Invoice) -> list[LineRoom]:
     return rooms
 
 
-def _money_input(value, *, currency: str, field_name: str, allow_zero: bool = True) -> Decimal:
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidInput(f"{field_name} must be a decimal string such as '10.00', got {value!r}", field=field_name) from exc
-    if not amount.is_finite():
-        raise InvalidInput(f"{field_name} must be a finite amount", field=field_name)
-    if amount < 0 or (amount == 0 and not allow_zero):
-        raise InvalidInput(f"{field_name} must be {'zero or ' if allow_zero else ''}more than zero", field=field_name)
-    if not fits_column(amount, max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES):
-        raise InvalidInput(f"{field_name} is larger than an amount can hold", field=field_name)
-    if not is_representable(amount, currency):
-        raise InvalidInput(f"{field_name} has more decimals than {currency} allows", field=field_name)
-    return amount
-
-
 def _items(invoice: Invoice, rooms: list[LineRoom], raw_items) -> list[ItemDraft]:
     if not isinstance(raw_items, list) or not raw_items:
         raise InvalidInput("items must be a non-empty list of {invoice_line_id, amount}", field="items")
@@ -179,7 +163,7 @@ def _items(invoice: Invoice, rooms: list[LineRoom], raw_items) -> list[ItemDraft
         if raw_amount is None or (isinstance(raw_amount, str) and not raw_amount.strip()):
             amount = room.amount  # the whole of what is left
         else:
-            amount = _money_input(raw_amount, currency=currency, field_name=f"{where}.amount", allow_zero=False)
+            amount = money_input(raw_amount, currency=currency, field_name=f"{where}.amount", allow_zero=False)
         if amount > room.amount:
             raise InvalidInput(
                 f"{where}.amount: line {line_id} ({room.line.description}) can still be credited at most "
@@ -244,7 +228,7 @@ def _split(draft: CreditNoteDraft, raw: dict) -> None:
         draft.offset_amount = min(draft.total, draft.offset_max)
         draft.credit_amount = draft.total - draft.offset_amount
         return
-    parts = {name: _money_input(value, currency=currency, field_name=name) for name, value in given.items()}
+    parts = {name: money_input(value, currency=currency, field_name=name) for name, value in given.items()}
     draft.offset_amount = parts.get("offset_amount", ZERO)
     draft.credit_amount = parts.get("credit_amount", ZERO)
     draft.refund_amount = parts.get("refund_amount", ZERO)

@@ -26,6 +26,7 @@ from .credit_notes import issued_credit_notes_check
 from .generation import invoice_recompute
 from .locks import invoice_locked, status_require
 from .numbers import next_number
+from .payments import payment_record, unreversed_payments_check
 
 
 @transaction.atomic
@@ -144,6 +145,7 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
     status_require(invoice=invoice, allowed=correctable_statuses(invoice), action="void")
     _interim_void_check(invoice)
     issued_credit_notes_check(invoice)
+    unreversed_payments_check(invoice)
     before = invoice.status
     if before != InvoiceStatus.DRAFT:
         credit_on_void(invoice=invoice, actor=actor)
@@ -163,6 +165,7 @@ def invoice_void(*, invoice: Invoice, now: datetime, actor, reason: str = "") ->
 
 @transaction.atomic
 def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: datetime | None = None, reference: str = "") -> Invoice:
+    """Pay what remains, in full, at `paid_at` (default now): one payment through payment_record."""
     invoice = invoice_locked(invoice=invoice)
     status_require(invoice=invoice, allowed=(InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), action="mark paid")
     if paid_at is not None and paid_at > now:
@@ -174,16 +177,12 @@ def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor, paid_at: dateti
             f"paid_at cannot be before the day the invoice's period starts ({first_day.date().isoformat()})",
             field="paid_at",
         )
-    before = invoice.status
-    invoice.status = InvoiceStatus.PAID
-    invoice.paid_at = paid_at or now
-    invoice.amount_paid = invoice.amount_due - invoice.amount_credited  # what remains, in full
-    invoice.payment_reference = reference or ""
-    invoice.save()
-    _document_outdated(invoice)
-    audit_event(invoice=invoice, action="marked_paid", actor=actor, from_status=before, to_status=InvoiceStatus.PAID,
-           detail=reference).save()
-    emit("invoice.paid", invoice, now=now)
+    paid_at = paid_at or now
+    payment_record(
+        invoice=invoice, amount=invoice.amount_remaining, received_at=paid_at.date(), reference=reference,
+        paid_at=paid_at, now=now, actor=actor, action="marked_paid",
+    )
+    invoice.refresh_from_db()
     return invoice
 
 

@@ -37,7 +37,7 @@ def _history_page(client, obj) -> str:
 
 def test_every_tracked_model_admin_shows_the_recorded_history():
     tracked = {model for model in admin.site._registry if hasattr(model, "pgh_event_model")}
-    assert {model.__name__ for model in tracked} == {"Meter", "Plan", "Charge", "TaxRate", "Customer", "BillingEntity", "Subscription", "ApiKey", "Invoice", "CreditNote"}
+    assert {model.__name__ for model in tracked} == {"Meter", "Plan", "Charge", "TaxRate", "Customer", "BillingEntity", "Subscription", "ApiKey", "Invoice", "CreditNote", "Payment"}
     for model in tracked:
         assert isinstance(admin.site._registry[model], HistoryAdmin), model
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 FINANCE_SECTIONS = {
     "Catalog": ["Meters", "Plans", "Charges", "Tax rates"],
     "Customers": ["Customers", "Subscriptions", "Billing entities"],
-    "Billing": ["Invoices", "Credit notes", "Credit ledger", "Usage events"],
+    "Billing": ["Invoices", "Credit notes", "Payments", "Credit ledger", "Usage events"],
     "Keys and webhooks": ["API keys", "Webhook endpoints", "Webhook deliveries"],
 }
 

@@ -197,7 +197,7 @@ def test_create_form_offers_every_scope_as_a_checkbox(finance_client):
     response = finance_client.get(CREATE)
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.count('type="checkbox" name="scopes"') == len(SCOPES) == 23
+    assert body.count('type="checkbox" name="scopes"') == len(SCOPES) == 25
     for scope in SCOPES:
         assert f'value="{scope}"' in body
 

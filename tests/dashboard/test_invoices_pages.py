@@ -324,8 +324,8 @@ def test_email_failure_is_shown(finance_client):
 def test_invoice_page_queries_are_constant(finance_client, django_assert_max_num_queries):
     invoice = _open()
     # session, user, groups, invoice with customer/subscription/plan/replaces, lines, audit, late usage, replacement,
-    # credit notes, history panel
-    with django_assert_max_num_queries(11):
+    # credit notes, payments, history panel
+    with django_assert_max_num_queries(12):
         assert finance_client.get(f"/invoices/{invoice.pk}/").status_code == 200
 
 
@@ -340,7 +340,7 @@ def test_invoice_page_queries_do_not_grow_with_lines_and_their_meters(finance_cl
             invoice=invoice, kind=LineKind.USAGE, charge=charge, meter=charge.meter, description=f"Extra {i} (5 free units)",
             quantity=Decimal(15), unit_price=Decimal("0.01"), amount=Decimal("0.10"), position=10 + i,
         )  # fmt: skip
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         body = finance_client.get(f"/invoices/{invoice.pk}/").content.decode()
     assert body.count("Free units") == 30
 
@@ -402,7 +402,7 @@ def test_mark_paid_on_an_earlier_day(finance_client):
     assert invoice.status == InvoiceStatus.PAID
     assert invoice.paid_at == dt.datetime.combine(yesterday, dt.time.min, tzinfo=UTC)
     assert invoice.payment_reference == "WIRE-123"
-    assert invoice.audit.get(action="marked_paid").detail == "WIRE-123"
+    assert invoice.audit.get(action="marked_paid").detail == f"137.00 USD received {yesterday.isoformat()}; WIRE-123"
     assert f"marked paid on {yesterday:%Y-%m-%d}" in response.content.decode()
 
 

@@ -243,7 +243,7 @@ def test_mark_paid_asks_for_the_day_and_a_reference(finance_client):
     assert invoice.status == InvoiceStatus.PAID
     assert invoice.payment_reference == "Wire 4471"
     assert invoice.paid_at.date() == today
-    assert invoice.audit.get(action="marked_paid").detail == "Wire 4471"
+    assert invoice.audit.get(action="marked_paid").detail == f"12.00 USD received {today.isoformat()}; Wire 4471"
 
 
 @pytest.mark.django_db

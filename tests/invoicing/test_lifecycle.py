@@ -265,7 +265,7 @@ def test_every_transition_leaves_an_audit_row_with_its_actor(open_invoice, staff
     ]
     paid_row = InvoiceEvent.objects.get(invoice=open_invoice, action="marked_paid")
     assert paid_row.actor_user == staff_user
-    assert paid_row.detail == "cheque 12"
+    assert paid_row.detail == f"52.00 USD received {paid_row.created_at.date().isoformat()}; cheque 12"
     # The API shows the same trail.
     body = staff.get(f"/api/v1/invoices/{open_invoice.pk}").json()
     assert [(a["action"], a["from_status"], a["to_status"]) for a in body["audit"]] == [
